@@ -1,0 +1,28 @@
+"""API plumbing shared by every app: the exception handler and the scope-aware base viewset."""
+
+from django.core.exceptions import PermissionDenied
+from django.core.exceptions import ValidationError as DjangoValidationError
+from django.http import Http404
+from rest_framework import exceptions, status
+from rest_framework.response import Response
+from rest_framework.views import exception_handler as drf_exception_handler
+
+from .exceptions import ApplicationError
+
+
+def exception_handler(exc, context):
+    """Business-rule errors answer 400 with field messages; Django errors map onto DRF's."""
+    if isinstance(exc, ApplicationError):
+        body = {"detail": exc.message}
+        body.update(exc.field_errors)
+        return Response(body, status=status.HTTP_400_BAD_REQUEST)
+    if isinstance(exc, DjangoValidationError):
+        if hasattr(exc, "message_dict"):
+            exc = exceptions.ValidationError(exc.message_dict)
+        else:
+            exc = exceptions.ValidationError({"detail": exc.messages})
+    elif isinstance(exc, Http404):
+        exc = exceptions.NotFound()
+    elif isinstance(exc, PermissionDenied):
+        exc = exceptions.PermissionDenied()
+    return drf_exception_handler(exc, context)
