@@ -77,9 +77,20 @@ def business_register(
 
 
 def _require_manager(actor: User, business: Business, right: Right) -> None:
-    if not managed_businesses(actor, right).filter(pk=business.pk).exists():
+    """Business-level management is for business-wide managers (BAM); a PAM is bound to one RM."""
+    if not managed_businesses(actor, right).filter(
+        pk=business.pk, memberships__user=actor, memberships__status=Membership.Status.ACTIVE,
+        memberships__program_account__isnull=True,
+    ).exists():
         # Same answer as "no such business": do not confirm it exists.
         raise Http404
+
+
+def _require_membership_manager(actor: User, membership: Membership) -> None:
+    """The business's BAM, or the PAM of the RM account the membership is bound to."""
+    if membership.program_account_id and can_manage_account(actor, Right.MANAGE_USERS, membership.program_account):
+        return
+    _require_manager(actor, membership.business, Right.MANAGE_USERS)
 
 
 @transaction.atomic
@@ -154,7 +165,7 @@ def _lock_membership(membership: Membership) -> Membership:
 @transaction.atomic
 def membership_decide(*, actor: User, membership: Membership, approve: bool) -> Membership:
     membership = _lock_membership(membership)
-    _require_manager(actor, membership.business, Right.MANAGE_USERS)
+    _require_membership_manager(actor, membership)
     if membership.status != Membership.Status.PENDING:
         raise ApplicationError(_("This request was already decided."))
     membership.status = Membership.Status.ACTIVE if approve else Membership.Status.REJECTED
@@ -170,9 +181,12 @@ def membership_decide(*, actor: User, membership: Membership, approve: bool) -> 
 def membership_change_role(*, actor: User, membership: Membership, role: str,
                            program_account: ProgramAccount | None = None) -> Membership:
     membership = _lock_membership(membership)
-    _require_manager(actor, membership.business, Right.MANAGE_USERS)
+    _require_membership_manager(actor, membership)
     if role == Role.BAM:
         program_account = None
+    if role == Role.BAM or program_account != membership.program_account:
+        # Only a BAM may grant business-wide rights or move someone to another RM account.
+        _require_manager(actor, membership.business, Right.MANAGE_USERS)
     if role == Role.PAM and program_account is None:
         raise ApplicationError(_("A Program Account Manager needs a program account."),
                                field_errors={"program_account": [_("Required for a PAM.")]})
@@ -202,7 +216,7 @@ def _ensure_another_bam(membership: Membership) -> None:
 @transaction.atomic
 def membership_remove(*, actor: User, membership: Membership) -> Membership:
     membership = _lock_membership(membership)
-    _require_manager(actor, membership.business, Right.MANAGE_USERS)
+    _require_membership_manager(actor, membership)
     if membership.role == Role.BAM and membership.status == Membership.Status.ACTIVE:
         _ensure_another_bam(membership)
     membership.status = Membership.Status.REMOVED
