@@ -83,9 +83,14 @@ def real_worker(*queues: str, concurrency: int = 2, extra_env: dict | None = Non
 
 def _reset_connections(app) -> None:
     """Drop pooled broker connections and the cached backend so the new URLs take effect."""
-    if app._pool is not None:
-        app._pool.force_close_all()
-        app._pool = None
+    from kombu import pools
+
+    # kombu keeps pools in a global registry keyed by connection: clear it, then drop the
+    # app's references (what Celery itself does after a fork).
+    pools.reset()
+    app._pool = None
+    if "amqp" in app.__dict__:
+        app.amqp._producer_pool = None
     app._backend_cache = None
     app._local.__dict__.pop("backend", None)
 
