@@ -195,6 +195,15 @@ CARM = {
         "CARM_TRANSACTION_NUMBER_VALIDATOR", default="declarations.transaction_numbers.luhn_validator"
     ),
     "CAD_DUE_BUSINESS_DAYS": 5,
+    # CARM assesses a valid CAD on submission; staff can still reject. Off: CADs wait for review.
+    "CAD_AUTO_ACCEPT": env.bool("CARM_CAD_AUTO_ACCEPT", default=True),
+    # ASSUMPTION: annual rate for interest on upward adjustments; None posts no interest.
+    "ADJUSTMENT_INTEREST_RATE": None,
+    "EXCHANGE_RATE_MAX_AGE_DAYS": 7,
+    "PAYMENT_DUE_WEEKDAYS": 10,
+    "PAYMENT_DUE_DATE_OVERRIDES": {},
+    "S32_2_DAYS": 90,
+    "S74_YEARS": 4,
     "GST_RATE": Decimal("0.05"),
     "RPP_BOND_SHARE": Decimal("0.50"),
     "RPP_MINIMUM": Decimal(env.str("CARM_RPP_MINIMUM", default="5000.00")),

@@ -1,5 +1,12 @@
 from django.apps import AppConfig
+from django.utils.translation import gettext_lazy as _
 
 
 class DeclarationsConfig(AppConfig):
     name = "declarations"
+    verbose_name = _("Declarations (CADs)")
+
+    def ready(self) -> None:
+        from .readiness import register_checks
+
+        register_checks()

@@ -1,0 +1,95 @@
+"""CAD transaction numbers: 14 digits, the first 5 the account-security number.
+
+Memo D17-1-10 has a check-digit appendix we could not retrieve, so the check is pluggable:
+``settings.CARM["TRANSACTION_NUMBER_VALIDATOR"]`` names a callable that raises
+``django.core.exceptions.ValidationError``. The default, ``luhn_validator``, runs Luhn over
+all 14 digits (the 14th is the check digit). UNVERIFIED: an ASSUMPTION, not CBSA's rule.
+
+Numbers for CADs created in the portal come from ``reserve``: a 5-digit prefix derived from the
+filer's business (see ``account_security_prefix``), an 8-digit counter per prefix kept in a
+locked row (safe under concurrent requests), and the check digit.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Callable
+
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.db import IntegrityError, transaction
+from django.utils.module_loading import import_string
+from django.utils.translation import gettext as _
+from stdnum import luhn
+
+LENGTH = 14
+PREFIX_LENGTH = 5
+COUNTER_DIGITS = LENGTH - PREFIX_LENGTH - 1  # 8 digits: 100 million numbers per prefix
+DEFAULT_VALIDATOR = "declarations.transaction_numbers.luhn_validator"
+
+
+def normalize(value: str) -> str:
+    return "".join(ch for ch in str(value or "") if ch not in " -")
+
+
+def luhn_validator(number: str) -> None:
+    """14 digits with a Luhn check digit last. UNVERIFIED against CBSA's (unpublished) rule."""
+    if len(number) != LENGTH or not number.isdigit():
+        raise ValidationError(_("A transaction number has exactly 14 digits."), code="format")
+    if not luhn.is_valid(number):
+        raise ValidationError(_("The transaction number's check digit does not match."), code="checksum")
+
+
+def format_only_validator(number: str) -> None:
+    """14 digits, no check digit (for a deployment that turns the unverified rule off)."""
+    if len(number) != LENGTH or not number.isdigit():
+        raise ValidationError(_("A transaction number has exactly 14 digits."), code="format")
+
+
+def get_validator() -> Callable[[str], None]:
+    return import_string(settings.CARM.get("TRANSACTION_NUMBER_VALIDATOR", DEFAULT_VALIDATOR))
+
+
+def validate(number: str) -> None:
+    get_validator()(normalize(number))
+
+
+def with_check_digit(body: str) -> str:
+    """Append the check digit. The generator always uses Luhn, which the format-only check accepts."""
+    return body + luhn.calc_check_digit(body)
+
+
+def account_security_prefix(bn9: str) -> str:
+    """A deterministic 5-digit prefix for a business.
+
+    ASSUMPTION: CBSA assigns account-security numbers, and Business has no field for one yet, so
+    we derive a stable number from the BN9. Two businesses may share a prefix; numbers stay unique
+    because the counter is per prefix.
+    """
+    digest = hashlib.sha256(bn9.encode()).hexdigest()
+    return f"{int(digest, 16) % 90000 + 10000:05d}"
+
+
+def reserve(prefix: str, count: int = 1) -> list[str]:
+    """``count`` fresh numbers under ``prefix``. Must run inside the caller's transaction."""
+    from .models import TransactionNumberCounter
+
+    if len(prefix) != PREFIX_LENGTH or not prefix.isdigit():
+        raise ValueError("The prefix is 5 digits.")
+    if count < 1:
+        return []
+    counter = TransactionNumberCounter.objects.select_for_update().filter(prefix=prefix).first()
+    if counter is None:
+        try:
+            with transaction.atomic():
+                TransactionNumberCounter.objects.create(prefix=prefix, last_value=0)
+        except IntegrityError:
+            pass  # a concurrent request created it; lock the row it made
+        counter = TransactionNumberCounter.objects.select_for_update().get(prefix=prefix)
+    start = counter.last_value + 1
+    end = counter.last_value + count
+    if end >= 10**COUNTER_DIGITS:
+        raise ValueError(f"Transaction numbers under prefix {prefix} are exhausted.")
+    counter.last_value = end
+    counter.save(update_fields=["last_value"])
+    return [with_check_digit(f"{prefix}{n:0{COUNTER_DIGITS}d}") for n in range(start, end + 1)]
