@@ -24,6 +24,7 @@ from carm_portal.exceptions import ApplicationError
 from . import services
 from .access import businesses_for, can_manage_account, managed_businesses, program_accounts_for
 from .acting import get_acting_for, set_acting_for
+from .dashboard import render_panels
 from .forms import (
     BusinessProfileForm,
     BusinessRegisterForm,
@@ -121,7 +122,8 @@ def dashboard(request):
         accounts = (program_accounts_for(user, Scope.ACCOUNT).filter(business=acting)
                     .select_related("business").order_by("number"))
         cards = readiness_for(accounts)
-        context.update(cards=cards, overall_score=_overall_score(cards))
+        context.update(cards=cards, overall_score=_overall_score(cards),
+                       panels=render_panels(request, acting, accounts))
 
     is_broker = _broker_firms(user).exists()
     context["is_broker"] = is_broker

@@ -1,9 +1,11 @@
 """The Celery app. Tasks are autodiscovered in each app's ``tasks.py``.
 
-The beat schedule lives in code here so a fresh database gets it; django-celery-beat lets
-admins adjust it afterwards. Run exactly one beat process (two beats duplicate every run).
+The beat schedule is collected from each app's ``schedule.py`` (a plain ``BEAT_SCHEDULE`` dict,
+no Django imports) so a fresh database gets it; django-celery-beat lets admins adjust it
+afterwards. Run exactly one beat process (two beats duplicate every run).
 """
 
+import importlib
 import os
 
 from celery import Celery
@@ -15,7 +17,29 @@ app = Celery("carm_portal")
 app.config_from_object("django.conf:settings", namespace="CELERY")
 app.autodiscover_tasks()
 
-app.conf.beat_schedule = {
-    # Placeholders filled by the billing issue: the statement day is the 25th.
-    "heartbeat": {"task": "carm_portal.tasks.heartbeat", "schedule": crontab(minute="*/15")},
-}
+SCHEDULE_MODULES = [
+    "declarations.schedule",
+    "billing.schedule",
+    "billing.rpp.schedule",
+    "billing.offsetting.schedule",
+    "appeals.schedule",
+]
+
+
+def collect_beat_schedule() -> dict:
+    schedule = {
+        # Proves a worker (and beat) are alive; the operations page shows its last run.
+        "heartbeat": {"task": "carm_portal.tasks.heartbeat", "schedule": crontab(minute="*/15")},
+    }
+    for name in SCHEDULE_MODULES:
+        try:
+            module = importlib.import_module(name)
+        except ModuleNotFoundError as exc:
+            if exc.name != name:
+                raise
+            continue
+        schedule.update(module.BEAT_SCHEDULE)
+    return schedule
+
+
+app.conf.beat_schedule = collect_beat_schedule()

@@ -41,6 +41,8 @@ INSTALLED_APPS = [
     "accounts",
     "declarations",
     "billing",
+    "billing.rpp",
+    "billing.offsetting",
     "appeals",
 ]
 

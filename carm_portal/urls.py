@@ -5,8 +5,14 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, Spec
 
 from .views import healthz
 
+# Each app owns its URL modules; the prefixes are fixed here.
 api_v1 = [
     path("", include("accounts.api_urls")),
+    path("", include("declarations.api_urls")),
+    path("", include("billing.api_urls")),
+    path("", include("billing.rpp.api_urls")),
+    path("", include("billing.offsetting.api_urls")),
+    path("", include("appeals.api_urls")),
 ]
 
 urlpatterns = [
@@ -17,6 +23,11 @@ urlpatterns = [
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="api-docs"),
     path("api/redoc/", SpectacularRedocView.as_view(url_name="schema"), name="api-redoc"),
+    path("declarations/", include("declarations.urls")),
+    path("billing/", include("billing.urls")),
+    path("security/", include("billing.rpp.urls")),
+    path("offsetting/", include("billing.offsetting.urls")),
+    path("appeals/", include("appeals.urls")),
     path("", include("accounts.urls")),
 ]
 

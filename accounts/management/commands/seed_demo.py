@@ -10,7 +10,9 @@ from django.db import transaction
 
 from accounts import demo
 
-APP_SEEDERS = ["declarations.demo", "billing.demo", "appeals.demo"]
+APP_SEEDERS = [
+    "declarations.demo", "billing.demo", "billing.rpp.demo", "billing.offsetting.demo", "appeals.demo",
+]
 
 
 class Command(BaseCommand):

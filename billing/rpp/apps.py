@@ -1,0 +1,10 @@
+from django.apps import AppConfig
+from django.utils.translation import gettext_lazy as _
+
+
+class RppConfig(AppConfig):
+    """RPP enrolment and financial security (bonds, cash deposits, the requirement)."""
+
+    name = "billing.rpp"
+    label = "rpp"
+    verbose_name = _("RPP security")
