@@ -149,7 +149,8 @@ CELERY_TASK_SOFT_TIME_LIMIT = env.int("CELERY_TASK_SOFT_TIME_LIMIT", default=600
 CELERY_TASK_TIME_LIMIT = env.int("CELERY_TASK_TIME_LIMIT", default=660)
 # Redis re-delivers unacked tasks after the visibility timeout; keep it above any task's run time.
 CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 4 * 3600}
-CELERY_TASK_ROUTES = {"billing.tasks.render_*": {"queue": "pdf"}}
+# PDF rendering (WeasyPrint) runs on its own queue and workers: task names "<app>.pdf.<what>".
+CELERY_TASK_ROUTES = {"*.pdf.*": {"queue": "pdf"}}
 CELERY_TIMEZONE = TIME_ZONE
 CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
 
