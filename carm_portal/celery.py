@@ -5,11 +5,12 @@ no Django imports) so a fresh database gets it; django-celery-beat lets admins a
 afterwards. Run exactly one beat process (two beats duplicate every run).
 """
 
-import importlib
 import os
 
 from celery import Celery
 from celery.schedules import crontab
+
+from .modules import import_optional
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "carm_portal.settings")
 
@@ -32,13 +33,9 @@ def collect_beat_schedule() -> dict:
         "heartbeat": {"task": "carm_portal.tasks.heartbeat", "schedule": crontab(minute="*/15")},
     }
     for name in SCHEDULE_MODULES:
-        try:
-            module = importlib.import_module(name)
-        except ModuleNotFoundError as exc:
-            if exc.name != name:
-                raise
-            continue
-        schedule.update(module.BEAT_SCHEDULE)
+        module = import_optional(name)
+        if module is not None:
+            schedule.update(module.BEAT_SCHEDULE)
     return schedule
 
 

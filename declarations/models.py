@@ -145,7 +145,27 @@ class ExchangeRate(models.Model):
 
 # --- The CAD ---------------------------------------------------------------------------------------
 
-class CAD(models.Model):
+class _TotalsMixin:
+    """The stored totals of a CAD or of one of its versions, as a ``Totals`` value."""
+
+    @property
+    def totals(self) -> Totals:
+        return Totals(
+            vfd=self.vfd_total, duty=self.duty_total, sima=self.sima_total,
+            excise_duty=self.excise_duty_total, excise_tax=self.excise_tax_total, gst=self.gst_total,
+        )
+
+    def set_totals(self, totals: Totals) -> None:
+        self.vfd_total = totals.vfd
+        self.duty_total = totals.duty
+        self.sima_total = totals.sima
+        self.excise_duty_total = totals.excise_duty
+        self.excise_tax_total = totals.excise_tax
+        self.gst_total = totals.gst
+        self.dt_total = totals.duties_and_taxes
+
+
+class CAD(_TotalsMixin, models.Model):
     """A Commercial Accounting Declaration. One transaction number across all its versions.
 
     The totals are those of the *current* (last approved) version; ``lines`` are its lines.
@@ -240,22 +260,6 @@ class CAD(models.Model):
     def __str__(self) -> str:
         return f"CAD {self.transaction_number}"
 
-    @property
-    def totals(self) -> Totals:
-        return Totals(
-            vfd=self.vfd_total, duty=self.duty_total, sima=self.sima_total,
-            excise_duty=self.excise_duty_total, excise_tax=self.excise_tax_total, gst=self.gst_total,
-        )
-
-    def set_totals(self, totals: Totals) -> None:
-        self.vfd_total = totals.vfd
-        self.duty_total = totals.duty
-        self.sima_total = totals.sima
-        self.excise_duty_total = totals.excise_duty
-        self.excise_tax_total = totals.excise_tax
-        self.gst_total = totals.gst
-        self.dt_total = totals.duties_and_taxes
-
     def is_late(self, today: date | None = None) -> bool:
         """Not yet submitted and past its accounting due date, or submitted after it."""
         today = today or timezone.localdate()
@@ -319,7 +323,7 @@ class CADLine(models.Model):
         return self.duty + self.sima + self.excise_duty + self.excise_tax + self.gst
 
 
-class CADVersion(models.Model):
+class CADVersion(_TotalsMixin, models.Model):
     """One filed state of a CAD: the original, a correction, an adjustment or a withdrawal.
 
     Frozen: the lines are a JSON snapshot, the totals are copied, and ``diff`` says what changed
@@ -397,22 +401,6 @@ class CADVersion(models.Model):
 
     def __str__(self) -> str:
         return f"{self.cad} v{self.number} ({self.get_kind_display()})"
-
-    @property
-    def totals(self) -> Totals:
-        return Totals(
-            vfd=self.vfd_total, duty=self.duty_total, sima=self.sima_total,
-            excise_duty=self.excise_duty_total, excise_tax=self.excise_tax_total, gst=self.gst_total,
-        )
-
-    def set_totals(self, totals: Totals) -> None:
-        self.vfd_total = totals.vfd
-        self.duty_total = totals.duty
-        self.sima_total = totals.sima
-        self.excise_duty_total = totals.excise_duty
-        self.excise_tax_total = totals.excise_tax
-        self.gst_total = totals.gst
-        self.dt_total = totals.duties_and_taxes
 
 
 # --- Plumbing ---------------------------------------------------------------------------------------

@@ -3,12 +3,11 @@
 Idempotent. Each app may provide ``<app>/demo.py`` with ``seed(ctx)``; they run in order.
 """
 
-import importlib
-
 from django.core.management.base import BaseCommand
 from django.db import transaction
 
 from accounts import demo
+from carm_portal.modules import import_optional
 
 APP_SEEDERS = [
     "declarations.demo", "billing.demo", "billing.rpp.demo", "billing.offsetting.demo", "appeals.demo",
@@ -25,11 +24,8 @@ class Command(BaseCommand):
         with transaction.atomic():
             ctx = demo.seed(password)
         for module_name in APP_SEEDERS:
-            try:
-                module = importlib.import_module(module_name)
-            except ModuleNotFoundError as exc:
-                if exc.name != module_name:
-                    raise
+            module = import_optional(module_name)
+            if module is None:
                 continue
             self.stdout.write(f"Seeding {module_name.split('.')[0]}…")
             module.seed(ctx, stdout=self.stdout)
