@@ -8,3 +8,8 @@ class RppConfig(AppConfig):
     name = "billing.rpp"
     label = "rpp"
     verbose_name = _("RPP security")
+
+    def ready(self) -> None:
+        from .readiness import register_checks
+
+        register_checks()

@@ -1,0 +1,86 @@
+"""The readiness items "rpp" (enrolled) and "security" (posted security covers the requirement),
+replacing the foundation's placeholders, and the dashboard panel (posted vs required).
+
+Batch checks: a constant number of queries for any number of accounts.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+
+from django.urls import reverse
+from django.utils.translation import gettext as _
+
+from accounts.dashboard import register_panel
+from accounts.models import ProgramAccount
+from accounts.readiness import Item, register
+from carm_portal.money import format_cad
+
+from .selectors import positions_for, security_accounts
+
+
+def _account_url(pa: ProgramAccount) -> str:
+    return reverse("rpp:account", args=[pa.pk])
+
+
+def rpp_check(accounts: list[ProgramAccount], today: date) -> dict[int, Item]:
+    out = {}
+    for pa in accounts:
+        ok = pa.rpp_status == ProgramAccount.RppStatus.ENROLLED
+        if ok:
+            step = ""
+        elif pa.rpp_status == ProgramAccount.RppStatus.REQUESTED:
+            step = _("Post security that covers the requirement to complete the enrolment")
+        elif pa.rpp_status == ProgramAccount.RppStatus.SUSPENDED:
+            step = _("Cover the security shortfall to reinstate RPP")
+        else:
+            step = _("Enrol the RM account in RPP")
+        out[pa.pk] = Item(
+            "rpp", _("Enrolled in Release Prior to Payment (RPP)"), ok=ok, detail=pa.get_rpp_status_display(),
+            next_step=step, next_url=_account_url(pa) if step else "",
+        )
+    return out
+
+
+def security_check(accounts: list[ProgramAccount], today: date) -> dict[int, Item]:
+    positions = positions_for(accounts, today=today, with_unrequired=False)
+    out = {}
+    for pa in accounts:
+        pos = positions[pa.pk]
+        req = pos.requirement
+        if req is None:
+            detail = _("No requirement computed yet.")
+            step = _("Compute the security requirement")
+        elif pos.shortfall > 0:
+            detail = _("Posted %(posted)s against a bond requirement of %(required)s: short %(short)s, due %(due)s.") % {
+                "posted": format_cad(pos.bond_equivalent), "required": format_cad(req.bond_amount),
+                "short": format_cad(pos.shortfall), "due": req.due_date.isoformat(),
+            }
+            step = _("Post a bond or cash deposit")
+        else:
+            detail = _("Posted %(posted)s against a bond requirement of %(required)s (%(used)s%% used).") % {
+                "posted": format_cad(pos.bond_equivalent), "required": format_cad(req.bond_amount),
+                "used": pos.utilization,
+            }
+            step = ""
+        out[pa.pk] = Item(
+            "security", _("Posted security covers the requirement"), ok=pos.covered, detail=detail,
+            next_step=step, next_url=_account_url(pa) if step else "",
+        )
+    return out
+
+
+def panel_context(request, business, accounts):
+    visible = list(security_accounts(request.user).filter(
+        id__in=accounts.values("id"), activity=ProgramAccount.Activity.IMPORTER
+    ).order_by("number"))
+    if not visible:
+        return None
+    positions = positions_for(visible)
+    return {"rows": [(pa, positions[pa.pk]) for pa in visible]}
+
+
+def register_checks() -> None:
+    register("rpp", rpp_check, order=40)
+    register("security", security_check, order=50)
+    register_panel("rpp", "rpp/_panel.html", panel_context, order=30)

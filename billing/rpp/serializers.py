@@ -1,0 +1,246 @@
+"""Serializers for the RPP security API: output shapes and input shapes.
+
+Inputs that point at an RM account take their choices from the access gate
+(Scope.MANAGE_SECURITY), so an id outside the user's reach is "not found" (400), exactly like
+an id that does not exist. Business rules stay in ``billing.rpp.services``.
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+from django.utils.translation import gettext_lazy as _
+from drf_spectacular.utils import extend_schema_field
+from rest_framework import serializers
+
+from accounts.models import ProgramAccount
+
+from .models import (
+    Bond,
+    BondAllocation,
+    CashDeposit,
+    Notice,
+    ReductionRequest,
+    RppEnrolment,
+    RppStatus,
+    RppStatusChange,
+    SecurityRequirement,
+)
+
+_MONEY = {"max_digits": 14, "decimal_places": 2}
+
+
+class _AccountField(serializers.PrimaryKeyRelatedField):
+    def __init__(self, **kwargs):
+        kwargs.setdefault("queryset", ProgramAccount.objects.none())
+        kwargs.setdefault("help_text", _("Id of an RM account whose security you may manage."))
+        super().__init__(**kwargs)
+
+
+class _GatedInput(serializers.Serializer):
+    def __init__(self, *args, accounts=None, **kwargs):
+        super().__init__(*args, **kwargs)
+        if accounts is not None:
+            for field in self.fields.values():
+                if isinstance(field, _AccountField):
+                    field.queryset = accounts
+                elif isinstance(field, serializers.ListSerializer) and isinstance(
+                    getattr(field.child, "fields", {}).get("program_account"), _AccountField
+                ):
+                    field.child.fields["program_account"].queryset = accounts
+
+
+# --- Enrolment -----------------------------------------------------------------------------------
+
+
+class RppStatusChangeSerializer(serializers.ModelSerializer):
+    # Plain strings (the values of rpp_status) so the schema names the status enum only once.
+    from_status = serializers.CharField(read_only=True, help_text=_("An rpp_status value."))
+    to_status = serializers.CharField(read_only=True, help_text=_("An rpp_status value."))
+    actor_email = serializers.EmailField(source="actor.email", read_only=True, allow_null=True, default=None)
+
+    class Meta:
+        model = RppStatusChange
+        fields = ["from_status", "to_status", "actor_email", "reason", "changed_at"]
+        read_only_fields = fields
+
+
+class RppEnrolmentSerializer(serializers.ModelSerializer):
+    program_account_number = serializers.CharField(source="program_account.number", read_only=True)
+    history = RppStatusChangeSerializer(source="changes", many=True, read_only=True)
+    rpp_status = serializers.ChoiceField(source="status", choices=RppStatus.choices, read_only=True)
+
+    class Meta:
+        model = RppEnrolment
+        fields = ["id", "program_account", "program_account_number", "rpp_status", "monthly_estimate", "requested_at",
+                  "status_changed_at", "history"]
+        read_only_fields = fields
+
+
+class EnrolmentRequestInputSerializer(_GatedInput):
+    program_account = _AccountField()
+    monthly_estimate = serializers.DecimalField(
+        **_MONEY, required=False, allow_null=True, min_value=Decimal("0"),
+        help_text=_("New importers: estimated monthly duties and taxes (GST included)."),
+    )
+
+
+class WithdrawInputSerializer(serializers.Serializer):
+    reason = serializers.CharField(required=False, allow_blank=True, max_length=300)
+
+
+# --- Requirements --------------------------------------------------------------------------------
+
+
+class RequirementMonthSerializer(serializers.Serializer):
+    period = serializers.DateField(help_text=_("The billing period's last day (the 17th)."))
+    amount = serializers.DecimalField(**_MONEY)
+
+
+class SecurityPositionSerializer(serializers.Serializer):
+    bond_posted = serializers.DecimalField(**_MONEY, help_text=_("Bond / eWSA allocations in force today."))
+    cash_posted = serializers.DecimalField(**_MONEY, help_text=_("Cash security deposits held."))
+    bond_equivalent = serializers.DecimalField(**_MONEY)
+    shortfall = serializers.DecimalField(**_MONEY, help_text=_("Bond amount still missing."))
+    shortfall_cash = serializers.DecimalField(**_MONEY, help_text=_("The shortfall as a cash deposit."))
+    utilization = serializers.DecimalField(
+        max_digits=8, decimal_places=1, allow_null=True,
+        help_text=_("The requirement as a percentage of posted security (null: nothing posted)."),
+    )
+    coverage_status = serializers.ChoiceField(source="status", choices=["none", "shortfall", "warning", "ok"])
+    covered = serializers.BooleanField()
+
+
+class SecurityRequirementSerializer(serializers.ModelSerializer):
+    program_account_number = serializers.CharField(source="program_account.number", read_only=True)
+    monthly_totals = RequirementMonthSerializer(many=True, read_only=True)
+    position = serializers.SerializerMethodField(help_text=_("Posted security against this requirement (current only)."))
+
+    class Meta:
+        model = SecurityRequirement
+        fields = [
+            "id", "program_account", "program_account_number", "is_current", "basis", "trigger", "as_of",
+            "first_period", "last_period", "monthly_totals", "highest_month", "highest_period", "monthly_estimate",
+            "base_amount", "bond_share", "minimum", "maximum", "bond_amount", "cash_amount", "previous_bond_amount",
+            "due_date", "reduction", "computed_at", "position",
+        ]
+        read_only_fields = fields
+
+    @extend_schema_field(SecurityPositionSerializer(allow_null=True))
+    def get_position(self, obj):
+        positions = self.context.get("positions") or {}
+        pos = positions.get(obj.program_account_id)
+        if not obj.is_current or pos is None:
+            return None
+        return SecurityPositionSerializer(pos).data
+
+
+class RecomputeInputSerializer(_GatedInput):
+    program_account = _AccountField()
+
+
+class EstimateInputSerializer(_GatedInput):
+    program_account = _AccountField()
+    monthly_estimate = serializers.DecimalField(**_MONEY, min_value=Decimal("0"))
+
+
+# --- Instruments ---------------------------------------------------------------------------------
+
+
+class BondAllocationSerializer(serializers.ModelSerializer):
+    program_account_number = serializers.CharField(source="program_account.number", read_only=True)
+
+    class Meta:
+        model = BondAllocation
+        fields = ["program_account", "program_account_number", "amount"]
+        read_only_fields = fields
+
+
+class BondSerializer(serializers.ModelSerializer):
+    bond_kind = serializers.ChoiceField(source="kind", choices=Bond.Kind.choices, read_only=True)
+    allocations = BondAllocationSerializer(source="visible_allocations", many=True, read_only=True,
+                                       help_text=_("Allocations to the RM accounts you may see."))
+
+    class Meta:
+        model = Bond
+        fields = ["id", "business", "bond_kind", "surety_name", "bond_number", "amount", "effective_date", "expiry_date",
+                  "allocations", "created_at"]
+        read_only_fields = fields
+
+
+class BondAllocationInputSerializer(serializers.Serializer):
+    program_account = _AccountField()
+    amount = serializers.DecimalField(**_MONEY, min_value=Decimal("0.01"))
+
+
+class BondCreateInputSerializer(_GatedInput):
+    bond_kind = serializers.ChoiceField(choices=Bond.Kind.choices, default=Bond.Kind.EWSA)
+    surety_name = serializers.CharField(max_length=200)
+    bond_number = serializers.CharField(max_length=50)
+    amount = serializers.DecimalField(**_MONEY, min_value=Decimal("0.01"))
+    effective_date = serializers.DateField()
+    expiry_date = serializers.DateField()
+    allocations = BondAllocationInputSerializer(many=True)
+
+    def validate_allocations(self, value):
+        if not value:
+            raise serializers.ValidationError(_("Allocate the bond to at least one RM account."))
+        businesses = {a["program_account"].business_id for a in value}
+        if len(businesses) > 1:
+            raise serializers.ValidationError(_("A bond covers RM accounts of one importer only."))
+        return value
+
+
+class BondAllocateInputSerializer(_GatedInput):
+    program_account = _AccountField()
+    amount = serializers.DecimalField(**_MONEY, min_value=Decimal("0.01"))
+
+
+class CashDepositSerializer(serializers.ModelSerializer):
+    program_account_number = serializers.CharField(source="program_account.number", read_only=True)
+
+    class Meta:
+        model = CashDeposit
+        fields = ["id", "program_account", "program_account_number", "amount", "received_date", "reference",
+                  "ledger_entry", "created_at"]
+        read_only_fields = fields
+
+
+class DepositCreateInputSerializer(_GatedInput):
+    program_account = _AccountField()
+    amount = serializers.DecimalField(**_MONEY, min_value=Decimal("0.01"))
+    received_date = serializers.DateField()
+    reference = serializers.CharField(max_length=40, required=False, allow_blank=True, default="")
+
+
+# --- Reductions and notices ----------------------------------------------------------------------
+
+
+class ReductionRequestSerializer(serializers.ModelSerializer):
+    review_status = serializers.ChoiceField(source="status", choices=ReductionRequest.Status.choices, read_only=True)
+    program_account_number = serializers.CharField(source="program_account.number", read_only=True)
+
+    class Meta:
+        model = ReductionRequest
+        fields = ["id", "program_account", "program_account_number", "requirement", "requested_amount", "rationale",
+                  "review_status", "requested_at", "approved_amount", "decision_note", "decided_at"]
+        read_only_fields = fields
+
+
+class ReductionCreateInputSerializer(_GatedInput):
+    program_account = _AccountField()
+    requested_amount = serializers.DecimalField(**_MONEY, min_value=Decimal("0"))
+    rationale = serializers.CharField()
+
+
+class SecurityNoticeSerializer(serializers.ModelSerializer):
+    notice_kind = serializers.ChoiceField(source="kind", choices=Notice.Kind.choices, read_only=True)
+    program_account_number = serializers.CharField(source="program_account.number", read_only=True, allow_null=True,
+                                                   default=None)
+    bond_number = serializers.CharField(source="bond.bond_number", read_only=True, allow_null=True, default=None)
+
+    class Meta:
+        model = Notice
+        fields = ["id", "notice_kind", "program_account", "program_account_number", "bond", "bond_number", "threshold_days",
+                  "subject", "body", "created_at", "read_at"]
+        read_only_fields = fields

@@ -1,0 +1,754 @@
+"""RPP write paths: enrolment, the security requirement, bonds, cash deposits, reductions, notices.
+
+The requirement (carm-rules §3, worked example 2), per RM account:
+
+- the base is the highest month's amount owing among the last 12 *closed* billing periods (a
+  period is named by its 17th; "closed" means it ended on or before the computation date),
+  summed in SQL over the ledger: duty + SIMA + excise duty + excise tax + GST of the CAD kinds
+  (``LedgerEntry.CAD_KINDS``: charge, correction, adjustment, withdrawal), grouped by
+  ``billing_period``. Payments, interest, penalties, offsets and deposits are not part of it
+  (the rules' default base: duties, taxes and SIMA, GST included);
+- a new importer (no CAD entries in the window) uses the monthly estimate it entered;
+- a bond / eWSA must cover ``CARM["RPP_BOND_SHARE"]`` (50%) of it, cash 100%; each amount is
+  raised to ``CARM["RPP_MINIMUM"]`` and capped at ``CARM["RPP_MAXIMUM"]``;
+- an approved reduction caps the bond amount until the next annual review.
+
+Every computation is a new ``SecurityRequirement`` row with its 12 inputs; the previous one
+stops being current. Posted security and shortfalls are read in ``selectors``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from datetime import date, timedelta
+from decimal import Decimal
+
+from django.conf import settings
+from django.core.mail import send_mail
+from django.db import IntegrityError, transaction
+from django.db.models import F, Sum
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from accounts import audit
+from accounts.models import Business, Membership, ProgramAccount, User
+from accounts.roles import Role
+from billing.ledger import post_entry
+from billing.models import DUTIES_AND_TAXES_FIELDS, LedgerEntry
+from carm_portal.exceptions import ApplicationError
+from carm_portal.money import ZERO, format_cad, quantize
+
+from .models import (
+    Bond,
+    BondAllocation,
+    CashDeposit,
+    Notice,
+    ReductionRequest,
+    RppEnrolment,
+    RppStatus,
+    RppStatusChange,
+    SecurityRequirement,
+)
+
+PERIODS = 12
+EXPIRY_THRESHOLDS = (60, 30, 7)
+REQUIREMENT_KINDS = tuple(str(k) for k in LedgerEntry.CAD_KINDS)
+
+
+# --- Settings ----------------------------------------------------------------------------------
+
+def bond_share() -> Decimal:
+    return Decimal(settings.CARM.get("RPP_BOND_SHARE", Decimal("0.50")))
+
+
+def minimum() -> Decimal:
+    return quantize(settings.CARM.get("RPP_MINIMUM", Decimal("5000.00")))
+
+
+def maximum() -> Decimal:
+    return quantize(settings.CARM.get("RPP_MAXIMUM", Decimal("10000000.00")))
+
+
+def grace_days() -> int:
+    """Days to cover an increase outside the annual review (carm-rules §3 ASSUMPTION: 30)."""
+    return int(settings.CARM.get("RPP_SHORTFALL_GRACE_DAYS", 30))
+
+
+def warning_ratio() -> Decimal:
+    return Decimal(settings.CARM.get("RPP_UTILIZATION_WARNING", Decimal("0.80")))
+
+
+# --- Calendar ----------------------------------------------------------------------------------
+
+def _add_month(day: date, months: int) -> date:
+    index = day.year * 12 + (day.month - 1) + months
+    return date(index // 12, index % 12 + 1, day.day)
+
+
+def last_closed_period(as_of: date) -> date:
+    """The latest billing period (its 17th) that ended on or before ``as_of``."""
+    if as_of.day >= 17:
+        return as_of.replace(day=17)
+    return _add_month(as_of.replace(day=17), -1)
+
+
+def window(as_of: date) -> list[date]:
+    """The last 12 closed billing periods, oldest first."""
+    last = last_closed_period(as_of)
+    return [_add_month(last, -i) for i in range(PERIODS - 1, -1, -1)]
+
+
+def annual_review_date(year: int) -> date:
+    """The annual review runs on 20 October, over the 12 months to 19 October."""
+    return date(year, 10, 20)
+
+
+def annual_review_window(year: int) -> list[date]:
+    return window(annual_review_date(year) - timedelta(days=1))
+
+
+def increase_due_date(review_date: date) -> date:
+    """Increases from the annual review must be posted by 15 January, or RPP is suspended."""
+    return date(review_date.year + 1, 1, 15)
+
+
+def last_annual_review(as_of: date) -> date:
+    this_year = annual_review_date(as_of.year)
+    return this_year if as_of >= this_year else annual_review_date(as_of.year - 1)
+
+
+# --- Amounts -----------------------------------------------------------------------------------
+
+def _clamp(amount: Decimal) -> Decimal:
+    return min(max(quantize(amount), minimum()), maximum())
+
+
+def amounts_for(base: Decimal) -> tuple[Decimal, Decimal]:
+    """(bond, cash) for a base amount: 50% and 100%, each within the minimum and maximum."""
+    return _clamp(quantize(base) * bond_share()), _clamp(base)
+
+
+def monthly_totals(account_ids: Iterable[int], periods: Sequence[date]) -> dict[int, dict[date, Decimal]]:
+    """{account id: {period: duties and taxes}} for the CAD kinds, one grouped SQL query."""
+    dt = F(DUTIES_AND_TAXES_FIELDS[0])
+    for name in DUTIES_AND_TAXES_FIELDS[1:]:
+        dt = dt + F(name)
+    rows = (
+        LedgerEntry.objects.filter(
+            program_account_id__in=list(account_ids), billing_period__in=list(periods), kind__in=REQUIREMENT_KINDS
+        )
+        .values("program_account_id", "billing_period")
+        .annotate(total=Sum(dt))
+        .order_by()
+    )
+    out: dict[int, dict[date, Decimal]] = {}
+    for row in rows:
+        out.setdefault(row["program_account_id"], {})[row["billing_period"]] = quantize(row["total"] or ZERO)
+    return out
+
+
+# --- Enrolment ---------------------------------------------------------------------------------
+
+_TRANSITIONS: dict[str, set[str]] = {
+    RppStatus.NOT_ENROLLED: {RppStatus.REQUESTED},
+    RppStatus.WITHDRAWN: {RppStatus.REQUESTED},
+    RppStatus.REQUESTED: {RppStatus.ENROLLED, RppStatus.WITHDRAWN, RppStatus.NOT_ENROLLED},
+    RppStatus.ENROLLED: {RppStatus.SUSPENDED, RppStatus.WITHDRAWN},
+    RppStatus.SUSPENDED: {RppStatus.ENROLLED, RppStatus.WITHDRAWN},
+}
+# ProgramAccount.rpp_status has no "withdrawn": a withdrawn account is not enrolled.
+_ACCOUNT_STATUS = {
+    RppStatus.NOT_ENROLLED: ProgramAccount.RppStatus.NOT_ENROLLED,
+    RppStatus.WITHDRAWN: ProgramAccount.RppStatus.NOT_ENROLLED,
+    RppStatus.REQUESTED: ProgramAccount.RppStatus.REQUESTED,
+    RppStatus.ENROLLED: ProgramAccount.RppStatus.ENROLLED,
+    RppStatus.SUSPENDED: ProgramAccount.RppStatus.SUSPENDED,
+}
+
+
+def _enrolment_locked(program_account: ProgramAccount) -> RppEnrolment:
+    """The account's enrolment row, created on first use from the account's current flag."""
+    initial = program_account.rpp_status if program_account.rpp_status in RppStatus.values else RppStatus.NOT_ENROLLED
+    try:
+        with transaction.atomic():
+            RppEnrolment.objects.get_or_create(program_account=program_account, defaults={"status": initial})
+    except IntegrityError:  # a concurrent first use created it
+        pass
+    return RppEnrolment.objects.select_for_update().select_related("program_account__business").get(
+        program_account=program_account
+    )
+
+
+def enrolment_for(program_account: ProgramAccount) -> RppEnrolment:
+    with transaction.atomic():
+        return _enrolment_locked(program_account)
+
+
+@transaction.atomic
+def enrolment_set_status(
+    *, actor: User | None, program_account: ProgramAccount, status: str, reason: str = "",
+    enrolment: RppEnrolment | None = None,
+) -> RppEnrolment:
+    """Move an enrolment to ``status`` (checked against the allowed moves), record the change and
+    keep ``ProgramAccount.rpp_status`` in sync."""
+    enrolment = enrolment or _enrolment_locked(program_account)
+    old = enrolment.status
+    if status == old:
+        return enrolment
+    if status not in _TRANSITIONS.get(old, set()):
+        raise ApplicationError(
+            _("An enrolment that is %(old)s cannot become %(new)s.")
+            % {"old": RppStatus(old).label, "new": RppStatus(status).label},
+            field_errors={"status": [_("This change is not allowed.")]},
+        )
+    now = timezone.now()
+    enrolment.status = status
+    enrolment.status_changed_at = now
+    if status == RppStatus.REQUESTED:
+        enrolment.requested_at = now
+        enrolment.requested_by = actor if actor is not None and actor.is_authenticated else None
+    enrolment.save()
+    RppStatusChange.objects.create(
+        enrolment=enrolment, from_status=old, to_status=status, reason=reason[:300], changed_at=now,
+        actor=actor if actor is not None and actor.is_authenticated else None,
+    )
+    account_status = _ACCOUNT_STATUS[status]
+    ProgramAccount.objects.filter(pk=program_account.pk).update(rpp_status=account_status)
+    program_account.rpp_status = account_status
+    audit.record(
+        "rpp.enrolment.status_changed", actor=actor, target=program_account, acting_for=program_account.business,
+        changes={"from": old, "to": status, "reason": reason},
+    )
+    if status == RppStatus.SUSPENDED:
+        _notify(
+            business=program_account.business, program_account=program_account, kind=Notice.Kind.SUSPENDED,
+            key=f"suspended:{enrolment.pk}:{now.isoformat()}",
+            subject=_("RPP suspended for %(rm)s") % {"rm": program_account.number},
+            body=_("Release Prior to Payment is suspended for %(rm)s: %(reason)s")
+            % {"rm": program_account.number, "reason": reason},
+        )
+    return enrolment
+
+
+@transaction.atomic
+def enrolment_request(
+    *, actor: User, program_account: ProgramAccount, monthly_estimate: Decimal | None = None, reason: str = "",
+) -> RppEnrolment:
+    """Ask for RPP: the enrolment becomes "requested" and a fresh requirement is computed (a
+    re-enrolment gets a fresh system-calculated amount). It becomes "enrolled" once the posted
+    security covers the requirement (``sync_with_security``)."""
+    if not program_account.is_importer_account:
+        raise ApplicationError(_("Only an import (RM) account can enrol in RPP."))
+    enrolment = _enrolment_locked(program_account)
+    if enrolment.status not in (RppStatus.NOT_ENROLLED, RppStatus.WITHDRAWN):
+        raise ApplicationError(
+            _("This RM account is already %(status)s.") % {"status": enrolment.get_status_display().lower()}
+        )
+    if monthly_estimate is not None:
+        enrolment.monthly_estimate = _check_estimate(monthly_estimate)
+        enrolment.save(update_fields=["monthly_estimate"])
+    enrolment_set_status(
+        actor=actor, program_account=program_account, status=RppStatus.REQUESTED, enrolment=enrolment,
+        reason=reason or _("Enrolment requested in the portal."),
+    )
+    requirements_compute([program_account], trigger=SecurityRequirement.Trigger.ENROLMENT, actor=actor)
+    sync_with_security([program_account])
+    return RppEnrolment.objects.get(pk=enrolment.pk)
+
+
+def _check_estimate(value: Decimal) -> Decimal:
+    value = quantize(value)
+    if value < 0:
+        raise ApplicationError(
+            _("The estimate cannot be negative."), field_errors={"monthly_estimate": [_("Enter 0 or more.")]}
+        )
+    return value
+
+
+@transaction.atomic
+def estimate_set(*, actor: User, program_account: ProgramAccount, monthly_estimate: Decimal) -> SecurityRequirement:
+    """A new importer's estimate of its monthly duties and taxes; recomputes the requirement."""
+    enrolment = _enrolment_locked(program_account)
+    enrolment.monthly_estimate = _check_estimate(monthly_estimate)
+    enrolment.save(update_fields=["monthly_estimate"])
+    audit.record("rpp.estimate.set", actor=actor, target=program_account, acting_for=program_account.business,
+                 changes={"monthly_estimate": enrolment.monthly_estimate})
+    (requirement,) = requirements_compute(
+        [program_account], trigger=SecurityRequirement.Trigger.ESTIMATE, actor=actor
+    )
+    sync_with_security([program_account])
+    return requirement
+
+
+# --- The requirement ---------------------------------------------------------------------------
+
+@transaction.atomic
+def requirements_compute(
+    accounts: Sequence[ProgramAccount], *, trigger: str, as_of: date | None = None, actor: User | None = None,
+) -> list[SecurityRequirement]:
+    """Compute and store the requirement of each account (a constant number of queries)."""
+    accounts = list(accounts)
+    if not accounts:
+        return []
+    as_of = as_of or timezone.localdate()
+    if trigger == SecurityRequirement.Trigger.ANNUAL_REVIEW:
+        periods = window(as_of - timedelta(days=1))  # the 12 months to 19 October
+    else:
+        periods = window(as_of)
+    ids = [pa.pk for pa in accounts]
+    # Serialize computations per account (two at once would both see no current row), in id
+    # order so two batches never deadlock.
+    list(ProgramAccount.objects.select_for_update().filter(pk__in=ids).order_by("pk").values_list("pk", flat=True))
+    totals = monthly_totals(ids, periods)
+    estimates = dict(RppEnrolment.objects.filter(program_account_id__in=ids).values_list(
+        "program_account_id", "monthly_estimate"
+    ))
+    previous = {
+        r.program_account_id: r
+        for r in SecurityRequirement.objects.filter(program_account_id__in=ids, is_current=True)
+    }
+    reductions: dict[int, ReductionRequest] = {}
+    if trigger != SecurityRequirement.Trigger.ANNUAL_REVIEW:
+        # An approved reduction holds until the next annual review.
+        since = last_annual_review(as_of)
+        for rr in ReductionRequest.objects.filter(
+            program_account_id__in=ids, status=ReductionRequest.Status.APPROVED, decided_at__date__gte=since
+        ).order_by("decided_at", "id"):
+            reductions[rr.program_account_id] = rr  # the latest decision wins
+    share, low, high = bond_share(), minimum(), maximum()
+    created = []
+    for pa in accounts:
+        by_period = totals.get(pa.pk, {})
+        months = [(p, by_period.get(p, ZERO)) for p in periods]
+        highest_period, highest = max(months, key=lambda m: (m[1], m[0]))
+        if highest < ZERO:
+            highest = ZERO
+        estimate = estimates.get(pa.pk)
+        if by_period:
+            basis, base = SecurityRequirement.Basis.HISTORY, highest
+        else:
+            basis, base = SecurityRequirement.Basis.ESTIMATE, quantize(estimate or ZERO)
+            highest_period = None
+        bond, cash = amounts_for(base)
+        reduction = reductions.get(pa.pk)
+        if reduction is not None and reduction.approved_amount is not None and reduction.approved_amount < bond:
+            basis = SecurityRequirement.Basis.REDUCTION
+            bond = quantize(reduction.approved_amount)
+            cash = _clamp(bond / share)
+        else:
+            reduction = None
+        prev = previous.get(pa.pk)
+        prev_bond = prev.bond_amount if prev is not None else None
+        if trigger == SecurityRequirement.Trigger.ANNUAL_REVIEW:
+            due = increase_due_date(as_of)
+        elif prev is not None and prev_bond is not None and bond <= prev_bond:
+            due = prev.due_date  # no increase: the date to cover does not move
+        else:
+            due = as_of + timedelta(days=grace_days())
+        created.append(SecurityRequirement(
+            program_account=pa, basis=basis, trigger=trigger, as_of=as_of,
+            first_period=periods[0], last_period=periods[-1],
+            monthly_totals=[{"period": p.isoformat(), "amount": str(a)} for p, a in months],
+            highest_month=highest, highest_period=highest_period,
+            monthly_estimate=estimate if basis != SecurityRequirement.Basis.HISTORY else None,
+            base_amount=base, bond_share=share, minimum=low, maximum=high, bond_amount=bond, cash_amount=cash,
+            previous_bond_amount=prev_bond, due_date=due, reduction=reduction, is_current=True,
+            computed_by=actor if actor is not None and actor.is_authenticated else None,
+        ))
+    SecurityRequirement.objects.filter(program_account_id__in=ids, is_current=True).update(is_current=False)
+    created = SecurityRequirement.objects.bulk_create(created)
+    if actor is not None:
+        for req in created:
+            audit.record("rpp.requirement.computed", actor=actor, target=req.program_account,
+                         acting_for=req.program_account.business,
+                         changes={"bond": req.bond_amount, "cash": req.cash_amount, "trigger": trigger})
+    return created
+
+
+def requirement_recompute(*, actor: User | None, program_account: ProgramAccount) -> SecurityRequirement:
+    """On demand (button / API)."""
+    with transaction.atomic():
+        (requirement,) = requirements_compute(
+            [program_account], trigger=SecurityRequirement.Trigger.ON_DEMAND, actor=actor
+        )
+        sync_with_security([program_account])
+    return requirement
+
+
+def _accounts_in_program(statuses) -> list[ProgramAccount]:
+    # ProgramAccount.rpp_status (kept in sync by enrolment_set_status) also covers accounts
+    # enrolled before this app existed, which have no RppEnrolment row yet.
+    return list(
+        ProgramAccount.objects.filter(
+            activity=ProgramAccount.Activity.IMPORTER, rpp_status__in=[str(s) for s in statuses]
+        ).select_related("business").order_by("id")
+    )
+
+
+def annual_review(*, review_date: date | None = None, batch_size: int = 500) -> int:
+    """20 October: recompute every account in the program over the 12 months to 19 October.
+
+    Only importers whose amount changes are notified; increases are due by 15 January.
+    """
+    review_date = review_date or timezone.localdate()
+    accounts = _accounts_in_program([RppStatus.REQUESTED, RppStatus.ENROLLED, RppStatus.SUSPENDED])
+    done = 0
+    for start in range(0, len(accounts), batch_size):
+        chunk = accounts[start:start + batch_size]
+        with transaction.atomic():
+            reqs = requirements_compute(chunk, trigger=SecurityRequirement.Trigger.ANNUAL_REVIEW, as_of=review_date)
+            for req in reqs:
+                if req.previous_bond_amount is not None and req.previous_bond_amount != req.bond_amount:
+                    _requirement_changed_notice(req)
+        done += len(chunk)
+    return done
+
+
+def monthly_recompute(*, as_of: date | None = None, batch_size: int = 500) -> int:
+    """The 26th, after the billing cycle: recompute every account in the program."""
+    as_of = as_of or timezone.localdate()
+    accounts = _accounts_in_program([RppStatus.REQUESTED, RppStatus.ENROLLED, RppStatus.SUSPENDED])
+    for start in range(0, len(accounts), batch_size):
+        chunk = accounts[start:start + batch_size]
+        with transaction.atomic():
+            requirements_compute(chunk, trigger=SecurityRequirement.Trigger.MONTHLY, as_of=as_of)
+            sync_with_security(chunk, today=as_of)
+    shortfall_notices(accounts, today=as_of)
+    return len(accounts)
+
+
+# --- Instruments -------------------------------------------------------------------------------
+
+def _positive(value: Decimal, field: str) -> Decimal:
+    value = quantize(value)
+    if value <= 0:
+        raise ApplicationError(_("The amount must be more than zero."), field_errors={field: [_("Enter more than 0.")]})
+    return value
+
+
+@transaction.atomic
+def bond_record(
+    *, actor: User, business: Business, surety_name: str, bond_number: str, amount: Decimal,
+    effective_date: date, expiry_date: date, allocations: Sequence[tuple[ProgramAccount, Decimal]],
+    kind: str = Bond.Kind.EWSA,
+) -> Bond:
+    """Record a bond / eWSA and split it across the importer's RM accounts."""
+    amount = _positive(amount, "amount")
+    bond_number = bond_number.strip().upper()
+    if not bond_number:
+        raise ApplicationError(_("Enter the bond number."), field_errors={"bond_number": [_("Required.")]})
+    if expiry_date < effective_date:
+        raise ApplicationError(_("The bond expires before it takes effect."),
+                               field_errors={"expiry_date": [_("Must be on or after the effective date.")]})
+    if Bond.objects.filter(bond_number=bond_number).exists():
+        raise ApplicationError(_("A bond with this number is already recorded."),
+                               field_errors={"bond_number": [_("This bond number is already recorded.")]})
+    try:
+        with transaction.atomic():
+            bond = Bond.objects.create(
+                business=business, kind=kind, surety_name=surety_name.strip(), bond_number=bond_number, amount=amount,
+                effective_date=effective_date, expiry_date=expiry_date, created_by=actor,
+            )
+    except IntegrityError:
+        raise ApplicationError(_("A bond with this number is already recorded."),
+                               field_errors={"bond_number": [_("This bond number is already recorded.")]}) from None
+    for program_account, share in allocations:
+        if share is not None and quantize(share) > 0:
+            bond_allocate(actor=actor, bond=bond, program_account=program_account, amount=share, _audit=False)
+    audit.record("rpp.bond.recorded", actor=actor, target=bond, acting_for=business, changes={
+        "amount": amount, "allocations": {pa.number: str(quantize(a)) for pa, a in allocations if a},
+    })
+    sync_with_security([pa for pa, a in allocations if a])
+    return bond
+
+
+@transaction.atomic
+def bond_allocate(
+    *, actor: User, bond: Bond, program_account: ProgramAccount, amount: Decimal, _audit: bool = True,
+) -> BondAllocation:
+    """Set how much of ``bond`` covers ``program_account``. The bond row is locked so two
+    allocations at once cannot together exceed it."""
+    amount = _positive(amount, "amount")
+    bond = Bond.objects.select_for_update().get(pk=bond.pk)
+    if program_account.business_id != bond.business_id:
+        raise ApplicationError(_("A bond covers only its importer's own RM accounts."),
+                               field_errors={"program_account": [_("Not an RM account of this importer.")]})
+    if not program_account.is_importer_account:
+        raise ApplicationError(_("Only an import (RM) account can be covered."),
+                               field_errors={"program_account": [_("Not an import account.")]})
+    if amount > maximum():
+        raise ApplicationError(
+            _("A bond covers at most %(max)s per RM account.") % {"max": format_cad(maximum())},
+            field_errors={"amount": [_("Too high.")]},
+        )
+    others = (
+        BondAllocation.objects.filter(bond=bond).exclude(program_account=program_account)
+        .aggregate(total=Sum("amount"))["total"] or ZERO
+    )
+    if others + amount > bond.amount:
+        raise ApplicationError(
+            _("The allocations (%(total)s) would exceed the bond amount (%(bond)s).")
+            % {"total": format_cad(others + amount), "bond": format_cad(bond.amount)},
+            field_errors={"amount": [_("Only %(left)s of the bond is left.") % {"left": format_cad(bond.amount - others)}]},
+        )
+    allocation, _created = BondAllocation.objects.update_or_create(
+        bond=bond, program_account=program_account, defaults={"amount": amount}
+    )
+    if _audit:
+        audit.record("rpp.bond.allocated", actor=actor, target=bond, acting_for=bond.business,
+                     changes={"program_account": program_account.number, "amount": amount})
+        sync_with_security([program_account])
+    return allocation
+
+
+@transaction.atomic
+def cash_deposit_record(
+    *, actor: User, program_account: ProgramAccount, amount: Decimal, received_date: date, reference: str = "",
+) -> CashDeposit:
+    """Record cash security: a ``security_deposit`` ledger entry (a negative amount: money CBSA
+    holds for the importer). Kept apart from payments; offsetting never applies it to debts."""
+    amount = _positive(amount, "amount")
+    if not program_account.is_importer_account:
+        raise ApplicationError(_("Only an import (RM) account takes RPP security."))
+    deposit = CashDeposit.objects.create(
+        program_account=program_account, amount=amount, received_date=received_date, reference=reference[:40],
+        created_by=actor,
+    )
+    entry = post_entry(
+        program_account=program_account, kind=LedgerEntry.Kind.SECURITY_DEPOSIT, effective_date=received_date,
+        idempotency_key=f"rpp:cash-deposit:{deposit.pk}", amount=-amount, source=deposit,
+        reference=reference or f"RPP-{deposit.pk}", description=_("RPP cash security deposit"), created_by=actor,
+    )
+    deposit.ledger_entry = entry
+    deposit.save(update_fields=["ledger_entry"])
+    audit.record("rpp.cash_deposit.recorded", actor=actor, target=program_account,
+                 acting_for=program_account.business, changes={"amount": amount, "received": received_date})
+    sync_with_security([program_account])
+    return deposit
+
+
+# --- Reductions --------------------------------------------------------------------------------
+
+@transaction.atomic
+def reduction_request(
+    *, actor: User, program_account: ProgramAccount, requested_amount: Decimal, rationale: str,
+) -> ReductionRequest:
+    requirement = SecurityRequirement.objects.filter(program_account=program_account, is_current=True).first()
+    if requirement is None:
+        raise ApplicationError(_("Compute the requirement before asking for a reduction."))
+    requested_amount = quantize(requested_amount)
+    if not rationale.strip():
+        raise ApplicationError(_("A reduction request needs a rationale."),
+                               field_errors={"rationale": [_("Explain why a lower amount is enough.")]})
+    if requested_amount >= requirement.bond_amount:
+        raise ApplicationError(
+            _("Ask for less than the current bond requirement (%(amount)s).") % {"amount": format_cad(requirement.bond_amount)},
+            field_errors={"requested_amount": [_("Must be lower than the requirement.")]},
+        )
+    if requested_amount < minimum():
+        raise ApplicationError(
+            _("The amount cannot be below the minimum of %(min)s.") % {"min": format_cad(minimum())},
+            field_errors={"requested_amount": [_("Below the minimum.")]},
+        )
+    if ReductionRequest.objects.filter(program_account=program_account, status=ReductionRequest.Status.PENDING).exists():
+        raise ApplicationError(_("A reduction request for this RM account is already under review."))
+    rr = ReductionRequest.objects.create(
+        program_account=program_account, requirement=requirement, requested_amount=requested_amount,
+        rationale=rationale.strip(), requested_by=actor,
+    )
+    audit.record("rpp.reduction.requested", actor=actor, target=program_account,
+                 acting_for=program_account.business, changes={"requested_amount": requested_amount})
+    return rr
+
+
+@transaction.atomic
+def reduction_decide(
+    *, actor: User, reduction: ReductionRequest, approve: bool, approved_amount: Decimal | None = None, note: str = "",
+) -> ReductionRequest:
+    """Staff: approve (at ``approved_amount``, default the requested amount) or reject."""
+    rr = ReductionRequest.objects.select_for_update().select_related("program_account__business").get(pk=reduction.pk)
+    if rr.status != ReductionRequest.Status.PENDING:
+        raise ApplicationError(_("This request was already decided."))
+    rr.decided_by, rr.decided_at, rr.decision_note = actor, timezone.now(), note[:300]
+    if approve:
+        amount = quantize(approved_amount if approved_amount is not None else rr.requested_amount)
+        if amount < minimum():
+            raise ApplicationError(
+                _("The amount cannot be below the minimum of %(min)s.") % {"min": format_cad(minimum())},
+                field_errors={"approved_amount": [_("Below the minimum.")]},
+            )
+        rr.status, rr.approved_amount = ReductionRequest.Status.APPROVED, amount
+    else:
+        rr.status = ReductionRequest.Status.REJECTED
+    rr.save()
+    audit.record(f"rpp.reduction.{rr.status}", actor=actor, target=rr.program_account,
+                 acting_for=rr.program_account.business, changes={"approved_amount": rr.approved_amount, "note": note})
+    if approve:
+        requirements_compute([rr.program_account], trigger=SecurityRequirement.Trigger.REDUCTION, actor=actor)
+        sync_with_security([rr.program_account])
+    return rr
+
+
+# --- Security versus enrolment -----------------------------------------------------------------
+
+def sync_with_security(accounts: Sequence[ProgramAccount], *, today: date | None = None) -> None:
+    """Requested, or suspended, accounts whose posted security now covers the requirement become
+    enrolled (the system acts, so the history shows no user)."""
+    from .selectors import positions_for
+
+    accounts = [pa for pa in accounts if pa is not None]
+    if not accounts:
+        return
+    today = today or timezone.localdate()
+    waiting = {
+        e.program_account_id: e for e in RppEnrolment.objects.filter(
+            program_account_id__in=[pa.pk for pa in accounts], status__in=[RppStatus.REQUESTED, RppStatus.SUSPENDED]
+        )
+    }
+    if not waiting:
+        return
+    positions = positions_for([pa for pa in accounts if pa.pk in waiting], today=today)
+    for pa in accounts:
+        pos = positions.get(pa.pk)
+        if pa.pk in waiting and pos is not None and pos.covered:
+            was = waiting[pa.pk].status
+            enrolment_set_status(
+                actor=None, program_account=pa, status=RppStatus.ENROLLED,
+                reason=_("Posted security covers the requirement.") if was == RppStatus.REQUESTED
+                else _("Reinstated: posted security covers the requirement again."),
+            )
+
+
+def enforce_due_dates(*, today: date | None = None) -> int:
+    """Suspend enrolled accounts whose shortfall is still there after its due date."""
+    from .selectors import positions_for
+
+    today = today or timezone.localdate()
+    accounts = _accounts_in_program([RppStatus.ENROLLED])
+    positions = positions_for(accounts, today=today)
+    suspended = 0
+    for pa in accounts:
+        pos = positions[pa.pk]
+        if pos.requirement is not None and pos.shortfall > 0 and pos.requirement.due_date < today:
+            with transaction.atomic():
+                enrolment_set_status(
+                    actor=None, program_account=pa, status=RppStatus.SUSPENDED,
+                    reason=_("The security shortfall of %(amount)s was not covered by %(due)s.")
+                    % {"amount": format_cad(pos.shortfall), "due": pos.requirement.due_date.isoformat()},
+                )
+            suspended += 1
+    return suspended
+
+
+# --- Notices -----------------------------------------------------------------------------------
+
+def _recipients(business: Business) -> list[str]:
+    emails = set(
+        Membership.objects.filter(
+            business=business, role=Role.BAM, status=Membership.Status.ACTIVE, user__is_active=True
+        ).values_list("user__email", flat=True)
+    )
+    if business.billing_contact_email:
+        emails.add(business.billing_contact_email)
+    return sorted(emails)
+
+
+def _notify(*, business: Business, kind: str, key: str, subject: str, body: str,
+            program_account: ProgramAccount | None = None, bond: Bond | None = None,
+            threshold_days: int | None = None) -> Notice | None:
+    """Create the notice once (``key`` is unique) and email it after commit. None: sent before."""
+    if Notice.objects.filter(key=key).exists():
+        return None
+    recipients = _recipients(business)
+    try:
+        with transaction.atomic():
+            notice = Notice.objects.create(
+                business=business, program_account=program_account, bond=bond, kind=kind, key=key[:120],
+                threshold_days=threshold_days, subject=subject[:200], body=body, emailed_to=", ".join(recipients)[:500],
+            )
+    except IntegrityError:  # a concurrent run wrote it first
+        return None
+    if recipients:
+        transaction.on_commit(lambda: send_mail(subject, body, None, recipients, fail_silently=True))
+    return notice
+
+
+def _requirement_changed_notice(req: SecurityRequirement) -> Notice | None:
+    pa = req.program_account
+    return _notify(
+        business=pa.business, program_account=pa, kind=Notice.Kind.REQUIREMENT_CHANGED, key=f"requirement:{req.pk}",
+        subject=_("Annual review: RPP security for %(rm)s is now %(amount)s") % {"rm": pa.number, "amount": format_cad(req.bond_amount)},
+        body=_("The annual review changed the bond / eWSA required for %(rm)s from %(old)s to %(new)s "
+               "(cash deposit: %(cash)s). An increase must be posted by %(due)s, or RPP is suspended.")
+        % {"rm": pa.number, "old": format_cad(req.previous_bond_amount or ZERO), "new": format_cad(req.bond_amount),
+           "cash": format_cad(req.cash_amount), "due": req.due_date.isoformat()},
+    )
+
+
+def shortfall_notices(accounts: Sequence[ProgramAccount], *, today: date | None = None) -> list[Notice]:
+    """One notice per requirement and shortfall amount (a rerun sends nothing new)."""
+    from .selectors import positions_for
+
+    today = today or timezone.localdate()
+    accounts = list(accounts)
+    positions = positions_for(accounts, today=today)
+    sent = []
+    for pa in accounts:
+        pos = positions[pa.pk]
+        if pos.requirement is None or pos.shortfall <= 0:
+            continue
+        notice = _notify(
+            business=pa.business, program_account=pa, kind=Notice.Kind.SHORTFALL,
+            key=f"shortfall:{pos.requirement.pk}:{pos.shortfall}",
+            subject=_("RPP security shortfall of %(amount)s on %(rm)s") % {"amount": format_cad(pos.shortfall), "rm": pa.number},
+            body=_("The posted security for %(rm)s does not cover the requirement: post a bond / eWSA for %(bond)s "
+                   "more, or a cash deposit of %(cash)s, by %(due)s. Otherwise RPP is suspended.")
+            % {"rm": pa.number, "bond": format_cad(pos.shortfall), "cash": format_cad(pos.shortfall_cash),
+               "due": pos.requirement.due_date.isoformat()},
+        )
+        if notice is not None:
+            sent.append(notice)
+    return sent
+
+
+def bond_expiry_notices(*, today: date | None = None) -> list[Notice]:
+    """Bonds expiring within 60, 30 or 7 days: one notice per bond and threshold, ever."""
+    today = today or timezone.localdate()
+    sent = []
+    horizon = today + timedelta(days=max(EXPIRY_THRESHOLDS))
+    bonds = Bond.objects.filter(expiry_date__gte=today, expiry_date__lte=horizon).select_related("business")
+    for bond in bonds:
+        days_left = (bond.expiry_date - today).days
+        # The tightest threshold reached; a bond first seen at 20 days left gets the 30-day notice only.
+        threshold = min(t for t in EXPIRY_THRESHOLDS if days_left <= t)
+        with transaction.atomic():
+            notice = _notify(
+                business=bond.business, bond=bond, kind=Notice.Kind.BOND_EXPIRY, threshold_days=threshold,
+                key=f"bond-expiry:{bond.pk}:{threshold}",
+                subject=_("Bond %(number)s expires in %(days)d days") % {"number": bond.bond_number, "days": days_left},
+                body=_("The %(kind)s %(number)s from %(surety)s (%(amount)s) expires on %(date)s. Renew it or post "
+                       "other security before then, or the RM accounts it covers will fall short.")
+                % {"kind": bond.get_kind_display(), "number": bond.bond_number, "surety": bond.surety_name,
+                   "amount": format_cad(bond.amount), "date": bond.expiry_date.isoformat()},
+            )
+        if notice is not None:
+            sent.append(notice)
+    return sent
+
+
+def daily(*, today: date | None = None) -> dict[str, int]:
+    """The daily job: bond expiry notices, shortfall notices, and suspension after the due date."""
+    today = today or timezone.localdate()
+    expiry = bond_expiry_notices(today=today)
+    accounts = _accounts_in_program([RppStatus.REQUESTED, RppStatus.ENROLLED])
+    shortfalls = shortfall_notices(accounts, today=today)
+    suspended = enforce_due_dates(today=today)
+    return {"expiry_notices": len(expiry), "shortfall_notices": len(shortfalls), "suspended": suspended}
+
+
+@transaction.atomic
+def notice_mark_read(*, notice: Notice) -> Notice:
+    if notice.read_at is None:
+        notice.read_at = timezone.now()
+        notice.save(update_fields=["read_at"])
+    return notice
