@@ -211,6 +211,8 @@ CARM = {
     "RPP_BOND_SHARE": Decimal("0.50"),
     "RPP_MINIMUM": Decimal(env.str("CARM_RPP_MINIMUM", default="5000.00")),
     "RPP_MAXIMUM": Decimal("10000000.00"),
+    # ASSUMPTION: days to cover a shortfall outside the annual review (increases then: 15 January).
+    "RPP_SHORTFALL_GRACE_DAYS": 30,
     "LATE_PAYMENT_PENALTY": Decimal("200.00"),
     "CREDIT_CARD_CYCLE_CAP": Decimal("4999.99"),
     "REFUND_THRESHOLD": Decimal("1000.00"),
