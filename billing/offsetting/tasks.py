@@ -1,5 +1,9 @@
 """Offsetting tasks. ``apply_offsets_task`` is the one entry point other apps enqueue
 (after a payment, a statement close, any new credit), always via ``transaction.on_commit``.
+
+``sweep_task`` runs daily (``schedule.py``) and fans out one ``apply_offsets_task`` per account
+that has unused credit, never one giant task. A new credit entry also enqueues a run by itself
+(``signals.py``).
 """
 
 from celery import shared_task
@@ -11,3 +15,19 @@ def apply_offsets_task(program_account_id: int) -> int:
     from . import services
 
     return services.apply_offsets(program_account_id=program_account_id)
+
+
+@shared_task(name="billing.offsetting.sweep", acks_late=True)
+def sweep_task() -> int:
+    """Queue ``apply_offsets_task`` for every account with unused credit; the number queued.
+
+    Accounts of ``manual`` businesses are skipped; for ``auto_business`` one account per business
+    is enough (a run covers every RM of the business).
+    """
+    from .sweep import accounts_to_offset
+
+    queued = 0
+    for program_account_id in accounts_to_offset():
+        apply_offsets_task.delay(program_account_id)
+        queued += 1
+    return queued

@@ -1,0 +1,212 @@
+"""The Credits page (/offsetting/): available credit per RM, what each credit paid, open debts,
+manual offsetting, refund requests, the offsetting preference; and the staff refund queue.
+
+Views are thin: the acting-for importer's RM accounts come from the access gate (Scope.BILLING to
+see, Scope.PAYMENTS to act; anything else answers 404), forms parse, one service acts.
+"""
+
+from __future__ import annotations
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.http import Http404
+from django.shortcuts import get_object_or_404, redirect, render
+from django.utils.translation import gettext as _
+from django.views.decorators.http import require_POST
+
+from accounts.access import program_accounts_for
+from accounts.acting import get_acting_for
+from accounts.forms import add_service_errors
+from accounts.roles import Scope
+from carm_portal.exceptions import ApplicationError
+from carm_portal.money import ZERO, quantize
+
+from . import selectors, services
+from .forms import ManualApplyForm, PreferenceForm, RefundRejectForm, RefundRequestForm, RunForm
+from .models import Refund
+
+ALLOCATIONS_SHOWN = 50
+ROWS_SHOWN = 100  # open credits / debts listed (oldest first) and offered in the manual form
+
+
+def _accounts(request, scope: Scope):
+    acting = get_acting_for(request)
+    if acting is None:
+        return None, None
+    accounts = program_accounts_for(request.user, scope).filter(business=acting).select_related("business")
+    return acting, accounts.order_by("number")
+
+
+def _page(request, *, apply_form=None, refund_form=None, preference_form=None, status=None):
+    acting, accounts = _accounts(request, Scope.BILLING)
+    if acting is None:
+        return render(request, "offsetting/credits.html", {"acting": None})
+    accounts = list(accounts)
+    if not accounts:
+        raise Http404
+    ids = [a.pk for a in accounts]
+    pay_accounts = program_accounts_for(request.user, Scope.PAYMENTS).filter(business=acting).order_by("number")
+    can_pay = pay_accounts.exists()
+    credit_left = selectors.available_credit(ids)
+    credits_qs = selectors.open_credits(ids).select_related("program_account")
+    credits = list(credits_qs[:ROWS_SHOWN])
+    for credit in credits:
+        credit.original = -credit.amount
+    debts_qs = selectors.open_debts(ids).select_related("program_account")
+    debts = list(debts_qs[:ROWS_SHOWN])
+    due_dates = selectors.DueDates()
+    for debt in debts:
+        debt.due_on = due_dates[debt.billing_period]
+    allocations = list(selectors.allocations_visible(ids)[:ALLOCATIONS_SHOWN])
+    owed = selectors.open_debt_totals(ids)
+    rows = [
+        {"account": account, "credit": credit_left[account.pk], "debt": owed[account.pk],
+         "refund": services.refund_check(account) if can_pay else None}
+        for account in accounts
+    ]
+    pay_ids = list(pay_accounts.values_list("id", flat=True))
+    if can_pay:
+        apply_form = apply_form or ManualApplyForm(account_ids=pay_ids)
+        refund_form = refund_form or RefundRequestForm(accounts=pay_accounts)
+    can_prefer = services.can_change_preference(request.user, acting)
+    if can_prefer:
+        preference_form = preference_form or PreferenceForm(
+            initial={"offsetting_preference": acting.offsetting_preference}
+        )
+    context = {
+        "acting": acting, "rows": rows, "credits": credits, "debts": debts, "allocations": allocations,
+        "more_credits": len(credits) == ROWS_SHOWN, "more_debts": len(debts) == ROWS_SHOWN,
+        "can_pay": can_pay, "apply_form": apply_form, "refund_form": refund_form,
+        "run_form": RunForm(accounts=pay_accounts) if can_pay else None,
+        "preference_form": preference_form if can_prefer else None,
+        "refunds": Refund.objects.filter(program_account_id__in=ids).select_related("program_account")[:20],
+        "total_credit": quantize(sum(credit_left.values(), ZERO)),
+    }
+    return render(request, "offsetting/credits.html", context, status=status)
+
+
+@login_required
+def credits_page(request):
+    return _page(request)
+
+
+def _pay_accounts_or_404(request):
+    acting, accounts = _accounts(request, Scope.PAYMENTS)
+    if acting is None or not accounts.exists():
+        raise Http404
+    return acting, accounts
+
+
+@login_required
+@require_POST
+def apply_manual(request):
+    _acting, accounts = _pay_accounts_or_404(request)
+    form = ManualApplyForm(request.POST, account_ids=list(accounts.values_list("id", flat=True)))
+    if form.is_valid():
+        try:
+            allocations = services.manual_apply(
+                actor=request.user, credit_id=form.cleaned_data["credit"].pk,
+                debt_ids=[d.pk for d in form.cleaned_data["debts"]],
+            )
+        except ApplicationError as exc:
+            add_service_errors(form, exc)
+        else:
+            messages.success(request, _("The credit paid %(n)s debt(s) in full.") % {"n": len(allocations)})
+            return redirect("offsetting:credits")
+    return _page(request, apply_form=form, status=400)
+
+
+@login_required
+@require_POST
+def run_now(request):
+    _acting, accounts = _pay_accounts_or_404(request)
+    form = RunForm(request.POST, accounts=accounts)
+    if not form.is_valid():
+        raise Http404
+    services.run_offsets(actor=request.user, program_account=form.cleaned_data["program_account"])
+    messages.success(request, _("Offsetting was started for %(rm)s.") % {"rm": form.cleaned_data["program_account"].number})
+    return redirect("offsetting:credits")
+
+
+@login_required
+@require_POST
+def refund_request(request):
+    _acting, accounts = _pay_accounts_or_404(request)
+    form = RefundRequestForm(request.POST, accounts=accounts)
+    if form.is_valid():
+        try:
+            refund = services.refund_request(
+                actor=request.user, program_account=form.cleaned_data["program_account"],
+                amount=form.cleaned_data["amount"], reason=form.cleaned_data["reason"],
+            )
+        except ApplicationError as exc:
+            add_service_errors(form, exc)
+        else:
+            messages.success(request, _("Your refund request for %(amount)s was sent to the CBSA.")
+                             % {"amount": refund.amount})
+            return redirect("offsetting:credits")
+    return _page(request, refund_form=form, status=400)
+
+
+@login_required
+@require_POST
+def preference(request):
+    acting = get_acting_for(request)
+    if acting is None or not services.can_change_preference(request.user, acting):
+        raise Http404
+    form = PreferenceForm(request.POST)
+    if form.is_valid():
+        try:
+            services.preference_update(actor=request.user, business=acting,
+                                       preference=form.cleaned_data["offsetting_preference"])
+        except ApplicationError as exc:
+            add_service_errors(form, exc)
+        else:
+            messages.success(request, _("The offsetting preference was saved."))
+            return redirect("offsetting:credits")
+    return _page(request, preference_form=form, status=400)
+
+
+# --- Staff: refund queue -------------------------------------------------------------------------
+
+def _staff_or_404(request):
+    if not (request.user.is_active and request.user.is_staff):
+        raise Http404
+
+
+@login_required
+def staff_refunds(request):
+    _staff_or_404(request)
+    open_refunds = Refund.objects.open().select_related("program_account", "payee", "requested_by").order_by(
+        "requested_at", "id"
+    )
+    recent = Refund.objects.exclude(status__in=[Refund.Status.REQUESTED, Refund.Status.APPROVED]).select_related(
+        "program_account", "payee"
+    )[:20]
+    return render(request, "offsetting/staff_refunds.html", {
+        "open_refunds": open_refunds, "recent": recent, "reject_form": RefundRejectForm(),
+    })
+
+
+@login_required
+@require_POST
+def staff_refund_decide(request, pk, decision):
+    _staff_or_404(request)
+    refund = get_object_or_404(Refund.objects.select_related("program_account__business"), pk=pk)
+    actions = {"approve": services.refund_approve, "pay": services.refund_pay, "reject": services.refund_reject}
+    if decision not in actions:
+        raise Http404
+    kwargs = {"actor": request.user, "refund": refund}
+    if decision == "reject":
+        form = RefundRejectForm(request.POST)
+        kwargs["reason"] = form.cleaned_data["reason"] if form.is_valid() else ""
+    try:
+        actions[decision](**kwargs)
+    except ApplicationError as exc:
+        messages.error(request, exc.message)
+    else:
+        done = {"approve": _("The refund of %(amount)s to %(payee)s was approved."),
+                "pay": _("The refund of %(amount)s to %(payee)s was paid."),
+                "reject": _("The refund of %(amount)s to %(payee)s was rejected.")}[decision]
+        messages.success(request, done % {"amount": refund.amount, "payee": refund.program_account.business.legal_name})
+    return redirect("offsetting:staff-refunds")
