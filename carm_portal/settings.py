@@ -216,6 +216,9 @@ CARM = {
     "LATE_PAYMENT_PENALTY": Decimal("200.00"),
     "CREDIT_CARD_CYCLE_CAP": Decimal("4999.99"),
     "REFUND_THRESHOLD": Decimal("1000.00"),
+    # A smaller credit is refunded once it has stood on this many issued statements.
+    "REFUND_SMALL_CREDIT_CYCLES": 2,
+    "OFFSET_AFTER_NEW_CREDIT": True,
     "APPEAL_DEADLINE_ROLLS_TO_BUSINESS_DAY": env.bool("CARM_APPEAL_DEADLINE_ROLLS", default=True),
     "UPLOAD_MAX_BYTES": env.int("CARM_UPLOAD_MAX_BYTES", default=10 * 1024 * 1024),
 }
