@@ -1,0 +1,63 @@
+"""Background work for CADs: a big CSV upload imported by a worker, its progress in the cache."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from celery import shared_task
+from django.core.cache import cache
+from django.utils.translation import gettext as _
+
+PROGRESS_TTL = 24 * 3600
+MAX_LINKED_CADS = 100
+
+
+def progress_key(upload_id: str) -> str:
+    return f"declarations:csv-upload:{upload_id}"
+
+
+def read_progress(upload_id: str) -> dict[str, Any] | None:
+    return cache.get(progress_key(upload_id))
+
+
+def write_progress(upload_id: str, **values: Any) -> dict[str, Any]:
+    state = {**(cache.get(progress_key(upload_id)) or {}), **values}
+    cache.set(progress_key(upload_id), state, PROGRESS_TTL)
+    return state
+
+
+def run_import(upload_id: str, *, actor, program_account, text: str) -> dict[str, Any]:
+    """Import ``text`` and leave the outcome (errors or the CADs) under the upload's key."""
+    from .csv_import import import_cads_csv
+
+    write_progress(upload_id, state="checking")
+
+    def progress(done: int, total: int) -> None:
+        write_progress(upload_id, state="importing", done=done, total=total)
+
+    result = import_cads_csv(actor=actor, file=text, program_account=program_account, progress=progress)
+    if result.errors:
+        return write_progress(upload_id, state="failed", errors=[(e.row, e.column, e.message) for e in result.errors],
+                              line_count=result.line_count)
+    return write_progress(
+        upload_id, state="done", done=result.line_count, total=result.line_count, line_count=result.line_count,
+        cad_count=len(result.cads),
+        cads=[(cad.pk, cad.transaction_number) for cad in result.cads[:MAX_LINKED_CADS]],
+    )
+
+
+@shared_task(name="declarations.import_cads_csv")
+def import_cads_csv_task(upload_id: str, user_id: int, program_account_id: int, text: str) -> str:
+    from accounts.models import ProgramAccount, User
+
+    actor = User.objects.filter(pk=user_id, is_active=True).first()
+    account = ProgramAccount.objects.filter(pk=program_account_id).select_related("business").first()
+    if actor is None or account is None:
+        write_progress(upload_id, state="failed", errors=[(1, "", _("The user or the RM account is gone."))])
+        return "gone"
+    try:
+        return run_import(upload_id, actor=actor, program_account=account, text=text)["state"]
+    except Exception:
+        write_progress(upload_id, state="failed", errors=[(1, "", _("The import failed unexpectedly; nothing was "
+                                                                   "imported. Try again or contact support."))])
+        raise
