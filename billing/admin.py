@@ -1,20 +1,21 @@
-from django.contrib import admin
+from django.contrib import admin, messages
+from django.utils.translation import gettext_lazy as _
 
-from .models import LedgerEntry
+from . import services
+from .models import (
+    BillingRun,
+    BillingRunChunk,
+    DailyNotice,
+    DueDateOverride,
+    InterestRate,
+    LedgerEntry,
+    Payment,
+    Statement,
+)
 
 
-@admin.register(LedgerEntry)
-class LedgerEntryAdmin(admin.ModelAdmin):
-    """Read-only: the ledger is append-only, entries are written by services only."""
-
-    list_display = ["effective_date", "billing_period", "program_account", "kind", "amount", "reference"]
-    list_filter = ["kind", "billing_period"]
-    search_fields = ["=reference", "=program_account__number", "=idempotency_key"]
-    date_hierarchy = "effective_date"
-    list_select_related = ["program_account"]
-    raw_id_fields = ["program_account", "created_by"]
-    # Counting millions of rows on every page load is slow; the paginator shows "more".
-    show_full_result_count = False
+class _ReadOnlyAdmin(admin.ModelAdmin):
+    """Written by services only: never added, changed or deleted here."""
 
     def get_readonly_fields(self, request, obj=None):
         return [f.name for f in self.model._meta.fields]
@@ -27,3 +28,92 @@ class LedgerEntryAdmin(admin.ModelAdmin):
 
     def has_delete_permission(self, request, obj=None):
         return False
+
+
+@admin.register(LedgerEntry)
+class LedgerEntryAdmin(_ReadOnlyAdmin):
+    """Read-only: the ledger is append-only, entries are written by services only."""
+
+    list_display = ["effective_date", "billing_period", "program_account", "kind", "amount", "reference"]
+    list_filter = ["kind", "billing_period"]
+    search_fields = ["=reference", "=program_account__number", "=idempotency_key"]
+    date_hierarchy = "effective_date"
+    list_select_related = ["program_account"]
+    raw_id_fields = ["program_account", "created_by"]
+    # Counting millions of rows on every page load is slow; the paginator shows "more".
+    show_full_result_count = False
+
+
+@admin.register(Statement)
+class StatementAdmin(_ReadOnlyAdmin):
+    """Frozen snapshots of the ledger: read-only, never deletable."""
+
+    list_display = ["period_end", "program_account", "opening_balance", "charges", "credits", "payments",
+                    "interest", "penalties", "closing_balance", "due_date", "lines_count"]
+    list_filter = ["period_end"]
+    search_fields = ["=program_account__number"]
+    list_select_related = ["program_account"]
+    show_full_result_count = False
+
+
+class BillingRunChunkInline(admin.TabularInline):
+    model = BillingRunChunk
+    fields = ["number", "status", "attempts", "error", "finished_at"]
+    readonly_fields = fields
+    extra = 0
+    can_delete = False
+    show_change_link = False
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(BillingRun)
+class BillingRunAdmin(_ReadOnlyAdmin):
+    list_display = ["period_end", "run_number", "status", "progress", "total", "done", "failed", "started_by",
+                    "started_at", "finished_at"]
+    list_filter = ["status", "period_end"]
+    inlines = [BillingRunChunkInline]
+    actions = ["retry_failed_chunks"]
+
+    @admin.display(description=_("progress"))
+    def progress(self, obj: BillingRun) -> str:
+        return f"{obj.done + obj.failed}/{obj.total} ({obj.progress_percent}%)"
+
+    @admin.action(description=_("Retry the failed chunks of the selected runs"))
+    def retry_failed_chunks(self, request, queryset):
+        count = sum(services.retry_failed(run.pk, actor=request.user) for run in queryset)
+        self.message_user(request, _("%(count)d chunk(s) enqueued again.") % {"count": count}, messages.SUCCESS)
+
+    def has_change_permission(self, request, obj=None):
+        # Needed for the action; every field stays read-only.
+        return request.user.is_staff and obj is None
+
+
+@admin.register(DailyNotice)
+class DailyNoticeAdmin(_ReadOnlyAdmin):
+    list_display = ["day", "program_account", "entries_count", "total"]
+    list_filter = ["day"]
+    search_fields = ["=program_account__number"]
+    list_select_related = ["program_account"]
+
+
+@admin.register(Payment)
+class PaymentAdmin(_ReadOnlyAdmin):
+    """Payments are recorded through the portal or the API (gate, cap, ledger posting)."""
+
+    list_display = ["received_on", "program_account", "method", "reference", "amount", "billing_period",
+                    "recorded_by"]
+    list_filter = ["method", "billing_period"]
+    search_fields = ["=reference", "=program_account__number"]
+    list_select_related = ["program_account", "recorded_by"]
+
+
+@admin.register(InterestRate)
+class InterestRateAdmin(admin.ModelAdmin):
+    list_display = ["quarter_start", "annual_rate", "note"]
+
+
+@admin.register(DueDateOverride)
+class DueDateOverrideAdmin(admin.ModelAdmin):
+    list_display = ["period_end", "due_date", "note"]

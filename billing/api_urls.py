@@ -1,1 +1,14 @@
-urlpatterns: list = []
+"""Billing endpoints, included under /api/v1/ by carm_portal.urls (resource names, no prefix)."""
+
+from rest_framework.routers import SimpleRouter
+
+from . import api
+
+router = SimpleRouter()
+router.register("statements", api.StatementViewSet, basename="api-statement")
+router.register("ledger-entries", api.LedgerEntryViewSet, basename="api-ledger-entry")
+router.register("daily-notices", api.DailyNoticeViewSet, basename="api-daily-notice")
+router.register("payments", api.PaymentViewSet, basename="api-payment")
+router.register("billing-runs", api.BillingRunViewSet, basename="api-billing-run")
+
+urlpatterns = [*router.urls]

@@ -107,12 +107,43 @@ def _due_date_overrides() -> dict[date, date]:
     }
 
 
+# The DueDateOverride table, cached per process for a minute (due dates are looked up per CAD row in
+# lists); saving or deleting an override clears this process's copy (signals in BillingConfig.ready).
+_OVERRIDE_TTL_SECONDS = 60.0
+_override_cache: dict = {"at": 0.0, "data": None}
+
+
+def clear_due_date_cache(**_kwargs) -> None:
+    _override_cache["data"] = None
+
+
+def _table_override(period_end: date) -> date | None:
+    """The admin-editable ``DueDateOverride`` row for the period, if any."""
+    import time
+
+    from django.db import DatabaseError
+
+    from .models import DueDateOverride
+
+    data = _override_cache["data"]
+    if data is None or time.monotonic() - _override_cache["at"] > _OVERRIDE_TTL_SECONDS:
+        try:
+            data = dict(DueDateOverride.objects.values_list("period_end", "due_date"))
+        except (DatabaseError, RuntimeError):  # no database (yet): pure date code, tests without a DB
+            return None
+        _override_cache.update(at=time.monotonic(), data=data)
+    return data.get(period_end)
+
+
 def payment_due_date(period_end: date) -> date:
     """10 weekdays after the period's 17th (2025-11-17 → 2025-12-01), unless CBSA deferred it.
 
-    ``CARM["PAYMENT_DUE_DATE_OVERRIDES"]`` maps a period end to CBSA's published due date.
+    The ``DueDateOverride`` table (admin) wins; ``CARM["PAYMENT_DUE_DATE_OVERRIDES"]`` (a dict
+    period end → CBSA's published due date) is the fallback.
     """
-    override = _due_date_overrides().get(period_end)
+    override = _table_override(period_end)
+    if override is None:
+        override = _due_date_overrides().get(period_end)
     if override is not None:
         return override
     return add_weekdays(period_end, int(settings.CARM.get("PAYMENT_DUE_WEEKDAYS", PAYMENT_DUE_WEEKDAYS)))
@@ -246,7 +277,7 @@ def post_entries_bulk(entries: Iterable[LedgerEntry], *, batch_size: int = 2000)
 
 def balance(program_account: ProgramAccount, as_of: date | None = None) -> Decimal:
     """What the account owes (negative: its credit), summed in SQL over entries effective by ``as_of``."""
-    qs = LedgerEntry.objects.filter(program_account=program_account)
+    qs = LedgerEntry.objects.owing().filter(program_account=program_account)
     if as_of is not None:
         qs = qs.filter(effective_date__lte=as_of)
     return quantize(qs.aggregate(total=Sum("amount"))["total"] or ZERO)

@@ -151,6 +151,8 @@ CELERY_TASK_TIME_LIMIT = env.int("CELERY_TASK_TIME_LIMIT", default=660)
 CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 4 * 3600}
 # PDF rendering (WeasyPrint) runs on its own queue and workers: task names "<app>.pdf.<what>".
 CELERY_TASK_ROUTES = {"*.pdf.*": {"queue": "pdf"}}
+# Task modules not named tasks.py (autodiscovery finds only those).
+CELERY_IMPORTS = ["billing.pdf_tasks"]
 CELERY_TIMEZONE = TIME_ZONE
 CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
 

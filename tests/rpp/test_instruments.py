@@ -64,7 +64,7 @@ def test_cash_deposit_is_a_ledger_entry_apart_from_payments(importer, rm):
     assert entry.kind == LedgerEntry.Kind.SECURITY_DEPOSIT and entry.amount == Decimal("-45750.00")
     assert entry.source == deposit and entry.other == Decimal("-45750.00")
     assert not LedgerEntry.objects.filter(program_account=rm, kind=LedgerEntry.Kind.PAYMENT).exists()
-    assert balance(rm) == Decimal("-45750.00")
+    assert balance(rm) == Decimal("0.00")  # held as security: never a credit on the account
     assert positions_for([rm])[rm.pk].cash_posted == Decimal("45750.00")
 
 

@@ -1,0 +1,174 @@
+"""Billing REST API: statements, ledger entries, daily notices, payments, billing runs (staff).
+
+Every queryset starts from the access gate (``billing.payments.accounts_for``: the gate, plus
+staff); outside it answers 404. Lists use select_related so their query count is constant.
+"""
+
+from __future__ import annotations
+
+import django_filters
+from django.shortcuts import get_object_or_404
+from django.utils.translation import gettext_lazy as _
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, extend_schema
+from rest_framework import mixins, status, viewsets
+from rest_framework.decorators import action
+from rest_framework.permissions import IsAdminUser
+from rest_framework.response import Response
+
+from accounts.roles import Scope
+
+from . import services
+from .models import BillingRun, DailyNotice, LedgerEntry, Payment, Statement
+from .payments import accounts_for, payment_record
+from .serializers import (
+    BillingRunSerializer,
+    BillingRunStartSerializer,
+    DailyNoticeSerializer,
+    LedgerEntrySerializer,
+    PaymentInputSerializer,
+    PaymentSerializer,
+    StatementDetailSerializer,
+    StatementSerializer,
+)
+
+
+class StatementFilter(django_filters.FilterSet):
+    account = django_filters.NumberFilter(field_name="program_account_id", help_text=_("Program account id."))
+    period = django_filters.DateFilter(field_name="period_end", help_text=_("Period end (a 17th)."))
+
+    class Meta:
+        model = Statement
+        fields = ["account", "period"]
+
+
+class LedgerEntryFilter(django_filters.FilterSet):
+    account = django_filters.NumberFilter(field_name="program_account_id", help_text=_("Program account id."))
+    kind = django_filters.ChoiceFilter(choices=LedgerEntry.Kind.choices)
+    period = django_filters.DateFilter(field_name="billing_period", help_text=_("Billing period end (a 17th)."))
+    date_from = django_filters.DateFilter(field_name="effective_date", lookup_expr="gte")
+    date_to = django_filters.DateFilter(field_name="effective_date", lookup_expr="lte")
+
+    class Meta:
+        model = LedgerEntry
+        fields = ["account", "kind", "period", "date_from", "date_to"]
+
+
+class DailyNoticeFilter(django_filters.FilterSet):
+    account = django_filters.NumberFilter(field_name="program_account_id", help_text=_("Program account id."))
+    day = django_filters.DateFilter()
+
+    class Meta:
+        model = DailyNotice
+        fields = ["account", "day"]
+
+
+class PaymentFilter(django_filters.FilterSet):
+    account = django_filters.NumberFilter(field_name="program_account_id", help_text=_("Program account id."))
+    method = django_filters.ChoiceFilter(choices=Payment.Method.choices)
+
+    class Meta:
+        model = Payment
+        fields = ["account", "method"]
+
+
+class _GatedMixin:
+    scope = Scope.BILLING
+
+    def allowed_accounts(self):
+        return accounts_for(self.request.user, self.scope).values("id")
+
+
+class StatementViewSet(_GatedMixin, viewsets.ReadOnlyModelViewSet):
+    """Statements of account (SOA) of the RM accounts you may see for billing."""
+
+    filterset_class = StatementFilter
+
+    def get_queryset(self):
+        return Statement.objects.filter(program_account_id__in=self.allowed_accounts()).select_related(
+            "program_account"
+        ).order_by("-period_end", "program_account_id")
+
+    def get_serializer_class(self):
+        return StatementDetailSerializer if self.action == "retrieve" else StatementSerializer
+
+
+class LedgerEntryViewSet(_GatedMixin, viewsets.ReadOnlyModelViewSet):
+    """Transaction history: every ledger entry of the RM accounts you may see for billing."""
+
+    serializer_class = LedgerEntrySerializer
+    filterset_class = LedgerEntryFilter
+
+    def get_queryset(self):
+        return LedgerEntry.objects.filter(program_account_id__in=self.allowed_accounts()).select_related(
+            "program_account"
+        ).order_by("-effective_date", "-id")
+
+
+class DailyNoticeViewSet(_GatedMixin, viewsets.ReadOnlyModelViewSet):
+    """Daily notices: one per account per day with postings."""
+
+    serializer_class = DailyNoticeSerializer
+    filterset_class = DailyNoticeFilter
+
+    def get_queryset(self):
+        return DailyNotice.objects.filter(program_account_id__in=self.allowed_accounts()).select_related(
+            "program_account"
+        ).order_by("-day", "program_account_id")
+
+
+class PaymentViewSet(_GatedMixin, mixins.CreateModelMixin, viewsets.ReadOnlyModelViewSet):
+    """Payments: list those you may see for billing; record one (payments scope) with an Idempotency-Key."""
+
+    serializer_class = PaymentSerializer
+    filterset_class = PaymentFilter
+
+    def get_queryset(self):
+        return Payment.objects.filter(program_account_id__in=self.allowed_accounts()).select_related(
+            "program_account"
+        ).order_by("-received_on", "-id")
+
+    @extend_schema(
+        request=PaymentInputSerializer,
+        responses={201: PaymentSerializer},
+        parameters=[OpenApiParameter(
+            "Idempotency-Key", OpenApiTypes.STR, OpenApiParameter.HEADER, required=False,
+            description=_("A retry with the same key returns the payment already recorded."),
+        )],
+    )
+    def create(self, request, *args, **kwargs):
+        data = PaymentInputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        values = data.validated_data
+        account = get_object_or_404(accounts_for(request.user, Scope.PAYMENTS), pk=values["program_account"])
+        key = request.headers.get("Idempotency-Key", "").strip()
+        payment = payment_record(
+            request.user, account, values["method"], values["reference"], values["amount"], values["received_on"],
+            idempotency_key=f"{request.user.pk}:{key}"[:120] if key else None,
+        )
+        return Response(PaymentSerializer(payment).data, status=status.HTTP_201_CREATED)
+
+
+class BillingRunViewSet(viewsets.ReadOnlyModelViewSet):
+    """Billing runs (staff only): progress, start a run for a period, retry failed chunks."""
+
+    serializer_class = BillingRunSerializer
+    permission_classes = [IsAdminUser]
+    queryset = BillingRun.objects.select_related("started_by").order_by("-period_end", "-run_number")
+
+    @extend_schema(request=BillingRunStartSerializer, responses={201: BillingRunSerializer})
+    @action(detail=False, methods=["post"])
+    def start(self, request):
+        data = BillingRunStartSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        run = services.start_run(data.validated_data["period_end"], actor=request.user,
+                                 force=data.validated_data["force"])
+        return Response(BillingRunSerializer(run).data, status=status.HTTP_201_CREATED)
+
+    @extend_schema(request=None, responses={200: BillingRunSerializer})
+    @action(detail=True, methods=["post"])
+    def retry(self, request, pk=None):
+        run = self.get_object()
+        services.retry_failed(run.pk, actor=request.user)
+        run.refresh_from_db()
+        return Response(BillingRunSerializer(run).data)

@@ -1,0 +1,84 @@
+"""Forms of the billing pages. Account choices always come from the access gate."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+from django import forms
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+
+from accounts.models import ProgramAccount
+
+from .models import LedgerEntry, Payment
+
+
+class AccountChoiceField(forms.ModelChoiceField):
+    def label_from_instance(self, obj: ProgramAccount) -> str:
+        return f"{obj.number} · {obj.name}" if obj.name else obj.number
+
+
+class DateInput(forms.DateInput):
+    input_type = "date"
+
+    def __init__(self, **kwargs):
+        super().__init__(format="%Y-%m-%d", **kwargs)
+
+
+class TransactionFilterForm(forms.Form):
+    """Filters of the transaction history; ``accounts`` is the gated queryset (never all accounts)."""
+
+    account = AccountChoiceField(queryset=ProgramAccount.objects.none(), required=False,
+                                 empty_label=_("All RM accounts"), label=_("RM account"))
+    kind = forms.ChoiceField(choices=[("", _("All kinds")), *LedgerEntry.Kind.choices], required=False,
+                             label=_("Kind"))
+    date_from = forms.DateField(required=False, label=_("From"), widget=DateInput())
+    date_to = forms.DateField(required=False, label=_("To"), widget=DateInput())
+
+    def __init__(self, *args, accounts, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["account"].queryset = accounts
+
+    def clean(self):
+        data = super().clean()
+        if data.get("date_from") and data.get("date_to") and data["date_from"] > data["date_to"]:
+            self.add_error("date_to", _("The end date is before the start date."))
+        return data
+
+    def filters(self) -> dict:
+        """Keyword arguments for ``selectors.ledger_entries_for`` (empty when the form is invalid)."""
+        if not self.is_valid():
+            return {}
+        data = self.cleaned_data
+        return {"program_account": data.get("account"), "kind": data.get("kind") or None,
+                "date_from": data.get("date_from"), "date_to": data.get("date_to")}
+
+
+class StatementFilterForm(forms.Form):
+    account = AccountChoiceField(queryset=ProgramAccount.objects.none(), required=False,
+                                 empty_label=_("All RM accounts"), label=_("RM account"))
+
+    def __init__(self, *args, accounts, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["account"].queryset = accounts
+
+
+class PaymentForm(forms.Form):
+    """Record a payment; the service checks the rules (duplicate reference, credit-card cap)."""
+
+    program_account = AccountChoiceField(queryset=ProgramAccount.objects.none(), label=_("RM account"),
+                                         empty_label=None)
+    method = forms.ChoiceField(choices=Payment.Method.choices, label=_("Method"))
+    reference = forms.CharField(max_length=40, label=_("Reference"),
+                                help_text=_("The bank, card or cheque reference. Each reference is used once."))
+    amount = forms.DecimalField(max_digits=14, decimal_places=2, min_value=Decimal("0.01"), label=_("Amount (CAD)"))
+    received_on = forms.DateField(label=_("Received on"), widget=DateInput())
+
+    # The service's field names, when they differ from the form's.
+    service_field_map = {"account": "program_account", "program_account_id": "program_account"}
+
+    def __init__(self, *args, accounts, **kwargs):
+        kwargs.setdefault("initial", {}).setdefault("received_on", timezone.localdate())
+        super().__init__(*args, **kwargs)
+        self.fields["program_account"].queryset = accounts
+        self.fields["amount"].widget.attrs.update({"inputmode": "decimal", "step": "0.01"})

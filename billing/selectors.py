@@ -1,0 +1,321 @@
+"""Read paths for the billing pages, documents and dashboard panel.
+
+Every user-facing query starts from the access gate: ``program_accounts_for(user, Scope.BILLING)``
+(payments recorded: ``Scope.PAYMENTS``), narrowed to the importer the user acts for. Anything
+outside answers 404. Sums are done in SQL; lists keep a constant number of queries.
+"""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+from dataclasses import dataclass, field
+from datetime import date
+from decimal import Decimal
+
+from django.contrib.contenttypes.models import ContentType
+from django.db.models import F, QuerySet, Sum
+from django.http import Http404
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+
+from accounts.access import program_accounts_for
+from accounts.models import Business, ProgramAccount, User
+from accounts.roles import Scope
+from carm_portal.money import ZERO, quantize
+from declarations.models import CAD, CADVersion
+
+from . import ledger
+from .models import DUTIES_AND_TAXES_FIELDS, BillingRun, LedgerEntry, Payment, Statement
+
+__all__ = [
+    "billing_accounts",
+    "statements_for",
+    "get_statement_for_user_or_404",
+    "LineGroup",
+    "StatementLine",
+    "statement_lines",
+    "statement_line_groups",
+    "statement_summary",
+    "statement_document",
+    "ledger_entries_for",
+    "payments_for",
+    "monthly_duties_and_taxes",
+    "balance_overview",
+    "billing_runs",
+]
+
+Kind = LedgerEntry.Kind
+
+
+# --- The gate, narrowed to the acting-for importer ------------------------------------------------
+
+def billing_accounts(user: User, business: Business | None, scope: Scope = Scope.BILLING) -> QuerySet[ProgramAccount]:
+    """The RM accounts of ``business`` the user may see for ``scope`` (none without a business)."""
+    if business is None:
+        return ProgramAccount.objects.none()
+    return program_accounts_for(user, scope).filter(business=business).order_by("number")
+
+
+def statements_for(user: User, business: Business | None, *, program_account=None) -> QuerySet[Statement]:
+    """Statements of the acting-for importer's RM accounts the user may see; newest first."""
+    qs = Statement.objects.filter(program_account__in=billing_accounts(user, business)).select_related(
+        "program_account__business"
+    )
+    if program_account is not None:
+        qs = qs.filter(program_account=program_account)
+    return qs.order_by("-period_end", "program_account__number")
+
+
+def get_statement_for_user_or_404(user: User, business: Business | None, pk) -> Statement:
+    try:
+        return statements_for(user, business).get(pk=pk)
+    except (Statement.DoesNotExist, ValueError, TypeError):
+        raise Http404 from None
+
+
+# --- Statement lines, grouped by kind -------------------------------------------------------------
+
+# (group key, page label, English and French PDF headings, ledger kinds), in the statement's order.
+LINE_GROUPS: list[tuple[str, str, str, str, tuple[str, ...]]] = [
+    ("cad_charges", _("CAD charges"), "CAD charges", "Frais des DDC", (Kind.CAD_CHARGE,)),
+    ("corrections", _("Corrections and adjustments"), "Corrections and adjustments", "Corrections et rajustements",
+     (Kind.CAD_CORRECTION, Kind.CAD_ADJUSTMENT, Kind.CAD_WITHDRAWAL, Kind.APPEAL_DECISION)),
+    ("other_charges", _("Other charges"), "Other charges", "Autres frais",
+     (Kind.CBSA_INVOICE, Kind.OTHER)),
+    ("payments", _("Payments"), "Payments", "Paiements", (Kind.PAYMENT,)),
+    ("interest", _("Interest"), "Interest", "Intérêts", (Kind.INTEREST,)),
+    ("penalties", _("Penalties"), "Penalties", "Pénalités", (Kind.PENALTY,)),
+    ("credits", _("Credits and offsets"), "Credits and offsets", "Crédits et compensations", (Kind.REFUND, Kind.OFFSET)),
+]
+_GROUP_OF_KIND = {kind: group[0] for group in LINE_GROUPS for kind in group[4]}
+
+
+@dataclass
+class StatementLine:
+    entry: LedgerEntry
+    cad_id: int | None = None
+
+    @property
+    def transaction_number(self) -> str:
+        return self.entry.reference
+
+    @property
+    def duties(self) -> Decimal:
+        """Customs, SIMA and excise duties and excise tax: duties and taxes without the GST."""
+        return self.entry.duties_and_taxes - self.entry.gst
+
+
+@dataclass
+class LineGroup:
+    key: str
+    title: str
+    title_en: str
+    title_fr: str
+    lines: list[StatementLine] = field(default_factory=list)
+    total: Decimal = ZERO
+    duties: Decimal = ZERO
+    gst: Decimal = ZERO
+
+    @property
+    def duties_and_taxes(self) -> Decimal:
+        return self.duties + self.gst
+
+
+def _with_cads(entries: list[LedgerEntry], program_account_ids) -> list[StatementLine]:
+    """Attach each entry's CAD id (from its source or its transaction number): one query."""
+    cad_type = ContentType.objects.get_for_model(CAD)
+    version_type = ContentType.objects.get_for_model(CADVersion)
+    refs = {e.reference for e in entries if e.reference}
+    version_ids = {e.source_id for e in entries if e.source_type_id == version_type.pk}
+    by_number: dict[str, int] = {}
+    by_version: dict[int, int] = {}
+    if refs:
+        by_number = dict(
+            CAD.objects.filter(program_account_id__in=program_account_ids, transaction_number__in=refs)
+            .values_list("transaction_number", "id")
+        )
+    unresolved = {e.source_id for e in entries if e.source_type_id == version_type.pk and e.reference not in by_number}
+    if version_ids and unresolved:
+        by_version = dict(CADVersion.objects.filter(pk__in=version_ids).values_list("id", "cad_id"))
+    out = []
+    for entry in entries:
+        cad_id = None
+        if entry.source_type_id == cad_type.pk:
+            cad_id = entry.source_id
+        elif entry.reference in by_number:
+            cad_id = by_number[entry.reference]
+        elif entry.source_type_id == version_type.pk:
+            cad_id = by_version.get(entry.source_id)
+        out.append(StatementLine(entry=entry, cad_id=cad_id))
+    return out
+
+
+def statement_lines(statement: Statement) -> QuerySet[LedgerEntry]:
+    return statement.lines()
+
+
+def statement_line_groups(statement: Statement) -> list[LineGroup]:
+    """The statement's lines by kind, each group with its total (groups without lines omitted).
+
+    The group totals sum to closing − opening, to the cent.
+    """
+    entries = list(statement.lines())
+    groups: OrderedDict[str, LineGroup] = OrderedDict(
+        (key, LineGroup(key, label, en, fr)) for key, label, en, fr, _kinds in LINE_GROUPS
+    )
+    for line in _with_cads(entries, [statement.program_account_id]):
+        group = groups[_GROUP_OF_KIND.get(line.entry.kind, "other_charges")]
+        group.lines.append(line)
+        group.total += line.entry.amount
+        group.duties += line.duties
+        group.gst += line.entry.gst
+    return [g for g in groups.values() if g.lines]
+
+
+@dataclass(frozen=True)
+class SummaryRow:
+    key: str
+    label: str  # in the page's language
+    en: str
+    fr: str
+    amount: Decimal
+
+
+def statement_summary(statement: Statement) -> list[SummaryRow]:
+    """The summary box as frozen on the statement; credits and payments shown as negative amounts."""
+    return [
+        SummaryRow("opening", _("Opening balance"), "Opening balance", "Solde d'ouverture", statement.opening_balance),
+        SummaryRow("charges", _("Charges"), "Charges", "Frais", statement.charges),
+        SummaryRow("credits", _("Credits"), "Credits", "Crédits", -statement.credits),
+        SummaryRow("payments", _("Payments"), "Payments", "Paiements", -statement.payments),
+        SummaryRow("interest", _("Interest"), "Interest", "Intérêts", statement.interest),
+        SummaryRow("penalties", _("Penalties"), "Penalties", "Pénalités", statement.penalties),
+        SummaryRow("closing", _("Closing balance"), "Closing balance", "Solde de clôture", statement.closing_balance),
+    ]
+
+
+def statement_document(statement: Statement) -> dict:
+    """Everything the statement PDF shows: a snapshot built in a constant number of queries."""
+    account = statement.program_account
+    business = account.business
+    groups = statement_line_groups(statement)
+    return {
+        "statement": statement,
+        "account": account,
+        "business": business,
+        "groups": groups,
+        "summary": statement_summary(statement),
+        "lines_total": quantize(sum((g.total for g in groups), ZERO)),
+        "generated_on": timezone.localdate(),
+    }
+
+
+# --- Transaction history and payments ------------------------------------------------------------
+
+def ledger_entries_for(
+    user: User,
+    business: Business | None,
+    *,
+    program_account=None,
+    kind: str | None = None,
+    date_from: date | None = None,
+    date_to: date | None = None,
+) -> QuerySet[LedgerEntry]:
+    """The transaction history (ledger entries) the user may see, newest first, filtered."""
+    qs = LedgerEntry.objects.filter(program_account__in=billing_accounts(user, business)).select_related(
+        "program_account"
+    )
+    if program_account is not None:
+        qs = qs.filter(program_account=program_account)
+    if kind:
+        qs = qs.filter(kind=kind)
+    if date_from is not None:
+        qs = qs.filter(effective_date__gte=date_from)
+    if date_to is not None:
+        qs = qs.filter(effective_date__lte=date_to)
+    return qs.order_by("-effective_date", "-id")
+
+
+def payments_for(user: User, business: Business | None, *, program_account=None) -> QuerySet[Payment]:
+    qs = Payment.objects.filter(program_account__in=billing_accounts(user, business)).select_related(
+        "program_account", "recorded_by"
+    )
+    if program_account is not None:
+        qs = qs.filter(program_account=program_account)
+    return qs.order_by("-received_on", "-id")
+
+
+# --- Chart and dashboard -------------------------------------------------------------------------
+
+def _month_periods(today: date, months: int) -> list[date]:
+    """The last ``months`` period ends (17ths), oldest first, ending with today's period."""
+    last = ledger.billing_period_for(today)
+    index = last.year * 12 + last.month - 1
+    return [date((index - i) // 12, (index - i) % 12 + 1, 17) for i in range(months - 1, -1, -1)]
+
+
+def monthly_duties_and_taxes(accounts: QuerySet[ProgramAccount], *, months: int = 12,
+                             today: date | None = None) -> list[tuple[date, Decimal]]:
+    """Duties and taxes billed per period (named by its 17th), the last ``months``: one query.
+
+    Summed over the ledger by billing period, so the open period shows what is billed so far;
+    a closed period equals its statements' ``duties_and_taxes``.
+    """
+    periods = _month_periods(today or timezone.localdate(), months)
+    dt_sum = sum((F(f) for f in DUTIES_AND_TAXES_FIELDS[1:]), F(DUTIES_AND_TAXES_FIELDS[0]))
+    rows = (
+        LedgerEntry.objects.filter(program_account__in=accounts, billing_period__gte=periods[0],
+                                   billing_period__lte=periods[-1])
+        .values("billing_period").annotate(total=Sum(dt_sum)).order_by()
+    )
+    totals = {row["billing_period"]: quantize(row["total"] or ZERO) for row in rows}
+    return [(p, totals.get(p, ZERO)) for p in periods]
+
+
+@dataclass
+class BalanceOverview:
+    balance: Decimal
+    accounts: int
+    next_due_date: date | None
+    next_due_amount: Decimal | None
+    latest_statement: Statement | None
+
+
+def balance_overview(user: User, business: Business | None, *, today: date | None = None) -> BalanceOverview | None:
+    """What the acting-for importer owes over the RM accounts the user may see (Scope.BILLING).
+
+    The balance is ``ledger.balance`` summed over those accounts, done as one SQL SUM. The next
+    due date: the earliest unpaid statement due today or later; otherwise the due date of the
+    period now open. None when the user sees no account of it for billing.
+    """
+    today = today or timezone.localdate()
+    accounts = billing_accounts(user, business)
+    account_ids = list(accounts.values_list("id", flat=True))
+    if not account_ids:
+        return None
+    total = LedgerEntry.objects.owing().filter(program_account_id__in=account_ids).aggregate(s=Sum("amount"))["s"]
+    latest = (
+        Statement.objects.filter(program_account_id__in=account_ids)
+        .select_related("program_account").order_by("-period_end", "program_account__number").first()
+    )
+    due = (
+        Statement.objects.filter(program_account_id__in=account_ids, due_date__gte=today, closing_balance__gt=0)
+        .values("due_date").annotate(amount=Sum("closing_balance")).order_by("due_date").first()
+    )
+    if due:
+        next_due, next_amount = due["due_date"], quantize(due["amount"])
+    else:
+        next_due, next_amount = ledger.payment_due_date(ledger.billing_period_for(today)), None
+    return BalanceOverview(
+        balance=quantize(total or ZERO), accounts=len(account_ids), next_due_date=next_due,
+        next_due_amount=next_amount, latest_statement=latest,
+    )
+
+
+# --- Staff ----------------------------------------------------------------------------------------
+
+def billing_runs(user: User, *, limit: int = 24) -> QuerySet[BillingRun]:
+    """Billing runs for the operations page (staff only: everyone else sees nothing)."""
+    if not (user.is_authenticated and user.is_staff):
+        return BillingRun.objects.none()
+    return BillingRun.objects.select_related("started_by").order_by("-period_end", "-run_number")[:limit]

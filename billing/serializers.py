@@ -1,0 +1,115 @@
+"""Billing API serializers (read models and the payment input)."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+from django.utils.translation import gettext_lazy as _
+from drf_spectacular.utils import extend_schema_field
+from rest_framework import serializers
+
+from .models import BillingRun, DailyNotice, LedgerEntry, Payment, Statement
+
+
+def _choice_field(choices, **kwargs) -> serializers.ChoiceField:
+    """A choice field documented as a string listing its values (no enum component, so no
+    naming collision with other apps' "kind"/"method"/"status" enums)."""
+    values = [value for value, _label in choices]
+    schema = {"type": "string", "description": "One of: " + ", ".join(values)}
+    field_class = extend_schema_field(schema)(type("InlineChoiceField", (serializers.ChoiceField,), {}))
+    return field_class(choices=choices, **kwargs)
+
+
+class LedgerEntrySerializer(serializers.ModelSerializer):
+    kind = _choice_field(LedgerEntry.Kind.choices, read_only=True)
+    program_account_number = serializers.CharField(source="program_account.number", read_only=True)
+
+    class Meta:
+        model = LedgerEntry
+        fields = [
+            "id", "program_account", "program_account_number", "kind", "amount", "duty", "sima", "excise_duty",
+            "excise_tax", "gst", "other", "effective_date", "billing_period", "reference", "description",
+            "created_at",
+        ]
+        read_only_fields = fields
+
+
+class StatementLineSerializer(serializers.ModelSerializer):
+    kind = _choice_field(LedgerEntry.Kind.choices, read_only=True)
+    class Meta:
+        model = LedgerEntry
+        fields = ["id", "kind", "amount", "effective_date", "reference", "description"]
+        read_only_fields = fields
+
+
+class StatementSerializer(serializers.ModelSerializer):
+    program_account_number = serializers.CharField(source="program_account.number", read_only=True)
+
+    class Meta:
+        model = Statement
+        fields = [
+            "id", "program_account", "program_account_number", "period_start", "period_end", "issued_on",
+            "due_date", "opening_balance", "charges", "credits", "payments", "interest", "penalties",
+            "closing_balance", "duties_and_taxes", "lines_count", "content_hash", "created_at",
+        ]
+        read_only_fields = fields
+
+
+class StatementDetailSerializer(StatementSerializer):
+    lines = serializers.SerializerMethodField(help_text=_("The statement's ledger entries (its lines)."))
+
+    class Meta(StatementSerializer.Meta):
+        fields = [*StatementSerializer.Meta.fields, "lines"]
+        read_only_fields = fields
+
+    @extend_schema_field(StatementLineSerializer(many=True))
+    def get_lines(self, obj: Statement) -> list[dict]:
+        return StatementLineSerializer(obj.lines(), many=True).data
+
+
+class DailyNoticeSerializer(serializers.ModelSerializer):
+    program_account_number = serializers.CharField(source="program_account.number", read_only=True)
+
+    class Meta:
+        model = DailyNotice
+        fields = ["id", "program_account", "program_account_number", "day", "entries_count", "total", "created_at"]
+        read_only_fields = fields
+
+
+class PaymentSerializer(serializers.ModelSerializer):
+    method = _choice_field(Payment.Method.choices, read_only=True)
+    program_account_number = serializers.CharField(source="program_account.number", read_only=True)
+
+    class Meta:
+        model = Payment
+        fields = [
+            "id", "program_account", "program_account_number", "method", "reference", "amount", "received_on",
+            "billing_period", "ledger_entry", "created_at",
+        ]
+        read_only_fields = fields
+
+
+class PaymentInputSerializer(serializers.Serializer):
+    program_account = serializers.IntegerField(help_text=_("The RM account (program account id)."))
+    method = _choice_field(Payment.Method.choices)
+    reference = serializers.CharField(max_length=40)
+    amount = serializers.DecimalField(max_digits=14, decimal_places=2, min_value=Decimal("0.01"))
+    received_on = serializers.DateField()
+
+
+class BillingRunSerializer(serializers.ModelSerializer):
+    status = _choice_field(BillingRun.Status.choices, read_only=True)
+    progress_percent = serializers.IntegerField(read_only=True)
+
+    class Meta:
+        model = BillingRun
+        fields = [
+            "id", "period_end", "run_number", "status", "total", "done", "failed", "chunks_total", "chunks_done",
+            "progress_percent", "failures", "started_at", "finished_at", "started_by", "created_at",
+        ]
+        read_only_fields = fields
+
+
+class BillingRunStartSerializer(serializers.Serializer):
+    period_end = serializers.DateField(help_text=_("The period's last day (a 17th)."))
+    force = serializers.BooleanField(default=False, help_text=_("Close before the statement day (testing)."))

@@ -1,0 +1,311 @@
+"""Billing pages: statements (detail, PDF, CSV), transaction history, payments, chart, operations.
+
+Thin views: they find rows through ``billing.selectors`` (the access gate, Scope.BILLING, narrowed
+to the importer the user acts for; anything outside answers 404), call one service and render.
+"""
+
+from __future__ import annotations
+
+import csv
+from collections.abc import Iterable, Iterator
+
+from django.conf import settings
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.core.cache import cache
+from django.core.paginator import Paginator
+from django.db.models import QuerySet
+from django.http import FileResponse, Http404, JsonResponse, StreamingHttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import NoReverseMatch, reverse
+from django.utils import timezone
+from django.utils.translation import gettext as _
+from django.views.decorators.http import require_GET, require_POST
+
+from accounts.acting import get_acting_for
+from accounts.forms import add_service_errors
+from accounts.roles import Scope
+from carm_portal.exceptions import ApplicationError
+
+from . import charts, pdf_tasks, selectors
+from .forms import PaymentForm, StatementFilterForm, TransactionFilterForm
+from .models import BREAKDOWN_FIELDS, BillingRun, LedgerEntry
+
+PAGE_SIZE = 25
+HISTORY_PAGE_SIZE = 50
+
+
+# --- Helpers ------------------------------------------------------------------------------------
+
+def _page(request, qs, size: int):
+    return Paginator(qs, size).get_page(request.GET.get("page"))
+
+
+def _query_without_page(request) -> str:
+    query = request.GET.copy()
+    query.pop("page", None)
+    return query.urlencode()
+
+
+def _no_business(request, title: str):
+    """A broker who has not chosen a client yet: say so, and how to pick one."""
+    return render(request, "billing/choose_client.html", {"title": title})
+
+
+def _cad_url_name() -> str | None:
+    """The declarations app's CAD page, if it has one (``cad_detail``)."""
+    try:
+        reverse("cad_detail", args=[1])
+    except NoReverseMatch:
+        return None
+    return "cad_detail"
+
+
+def _pdf_response(stored, filename: str) -> FileResponse:
+    response = FileResponse(open(stored.path, "rb"), content_type="application/pdf",  # noqa: SIM115
+                            as_attachment=True, filename=filename)
+    response["Cache-Control"] = "private, no-store"
+    response["X-Content-Type-Options"] = "nosniff"
+    response["ETag"] = f'"{stored.sha256}"'
+    return response
+
+
+def _enqueue_once(key: str, task, object_id: int) -> None:
+    """Ask the pdf worker once a minute at most, however often the waiting page reloads."""
+    if cache.add(f"pdf-enqueued:{key}", 1, timeout=60):
+        task.delay(object_id)
+
+
+def _render_inline() -> bool:
+    """In the eager demo (no broker) there is no pdf worker: render during the request."""
+    return bool(getattr(settings, "CELERY_TASK_ALWAYS_EAGER", False))
+
+
+# --- Statements ---------------------------------------------------------------------------------
+
+@login_required
+@require_GET
+def statements(request):
+    business = get_acting_for(request)
+    if business is None:
+        return _no_business(request, _("Statements of account"))
+    accounts = selectors.billing_accounts(request.user, business)
+    form = StatementFilterForm(request.GET or None, accounts=accounts)
+    account = form.cleaned_data.get("account") if form.is_valid() else None
+    page = _page(request, selectors.statements_for(request.user, business, program_account=account), PAGE_SIZE)
+    points = selectors.monthly_duties_and_taxes(accounts)
+    chart = charts.bar_chart(
+        points, chart_id="dt-chart",
+        title=_("Duties and taxes billed, last 12 months, for %(name)s") % {"name": business.display_name},
+    )
+    return render(request, "billing/statements.html", {
+        "business": business, "page": page, "form": form, "query": _query_without_page(request),
+        "chart": chart, "chart_points": points, "chart_empty": not any(amount for _period, amount in points), "has_accounts": accounts.exists(),
+        "overview": selectors.balance_overview(request.user, business),
+    })
+
+
+@login_required
+@require_GET
+def statement_detail(request, pk: int):
+    business = get_acting_for(request)
+    statement = selectors.get_statement_for_user_or_404(request.user, business, pk)
+    return render(request, "billing/statement_detail.html", {
+        "business": business, "statement": statement, "groups": selectors.statement_line_groups(statement),
+        "summary": selectors.statement_summary(statement), "cad_url_name": _cad_url_name(),
+    })
+
+
+@login_required
+@require_GET
+def statement_pdf(request, pk: int):
+    business = get_acting_for(request)
+    statement = selectors.get_statement_for_user_or_404(request.user, business, pk)
+    stored = pdf_tasks.statement_pdf(statement, render=_render_inline())
+    if stored is None:
+        _enqueue_once(f"statement:{statement.pk}:{pdf_tasks.statement_version(statement)}",
+                      pdf_tasks.render_statement, statement.pk)
+        response = render(request, "billing/pdf_pending.html", {"statement": statement}, status=202)
+        response["Retry-After"] = "3"
+        return response
+    return _pdf_response(stored, pdf_tasks.statement_filename(statement))
+
+
+class _Echo:
+    def write(self, value):
+        return value
+
+
+def _safe_cell(value) -> str:
+    """Spreadsheet formula injection: text starting with = + - @ is prefixed with a quote."""
+    text = "" if value is None else str(value)
+    return "'" + text if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text
+
+
+LEDGER_CSV_HEADER = ["effective_date", "rm_account", "kind", "reference", "description", *BREAKDOWN_FIELDS,
+                     "amount", "billing_period", "posted_at"]
+
+
+def _ledger_rows(entries: Iterable[LedgerEntry]) -> Iterator[list]:
+    yield LEDGER_CSV_HEADER
+    for e in entries:
+        yield [e.effective_date.isoformat(), e.program_account.number, e.kind, _safe_cell(e.reference),
+               _safe_cell(e.description), *(getattr(e, f) for f in BREAKDOWN_FIELDS), e.amount,
+               e.billing_period.isoformat(), timezone.localtime(e.created_at).isoformat(timespec="seconds")]
+
+
+def _csv_response(rows: Iterator[list], filename: str) -> StreamingHttpResponse:
+    writer = csv.writer(_Echo())
+    response = StreamingHttpResponse((writer.writerow(row) for row in rows), content_type="text/csv; charset=utf-8")
+    response["Content-Disposition"] = f'attachment; filename="{filename}"'
+    response["Cache-Control"] = "private, no-store"
+    return response
+
+
+@login_required
+@require_GET
+def statement_csv(request, pk: int):
+    business = get_acting_for(request)
+    statement = selectors.get_statement_for_user_or_404(request.user, business, pk)
+    entries = statement.lines().select_related("program_account").iterator(chunk_size=2000)
+    name = f"statement-{statement.program_account.number}-{statement.period_end:%Y-%m-%d}.csv"
+    return _csv_response(_ledger_rows(entries), name)
+
+
+# --- Transaction history ---------------------------------------------------------------------------
+
+def _history(request) -> tuple[TransactionFilterForm, QuerySet[LedgerEntry]]:
+    business = get_acting_for(request)
+    accounts = selectors.billing_accounts(request.user, business)
+    form = TransactionFilterForm(request.GET or None, accounts=accounts)
+    filters = form.filters() if request.GET else {}
+    return form, selectors.ledger_entries_for(request.user, business, **filters)
+
+
+@login_required
+@require_GET
+def transactions(request):
+    business = get_acting_for(request)
+    if business is None:
+        return _no_business(request, _("Transaction history"))
+    form, entries = _history(request)
+    page = _page(request, entries, HISTORY_PAGE_SIZE)
+    return render(request, "billing/transactions.html", {
+        "business": business, "form": form, "page": page, "query": _query_without_page(request),
+    })
+
+
+@login_required
+@require_GET
+def transactions_csv(request):
+    if get_acting_for(request) is None:
+        raise Http404
+    _form, entries = _history(request)
+    name = f"transactions-{timezone.localdate():%Y-%m-%d}.csv"
+    return _csv_response(_ledger_rows(entries.iterator(chunk_size=2000)), name)
+
+
+# --- Payments ---------------------------------------------------------------------------------------
+
+def _record_payment(*, actor, data: dict):
+    from . import payments as payment_services  # the billing engine's service
+
+    return payment_services.payment_record(
+        actor=actor, program_account=data["program_account"], method=data["method"],
+        reference=data["reference"], amount=data["amount"], received_on=data["received_on"],
+    )
+
+
+@login_required
+def payments(request):
+    business = get_acting_for(request)
+    if business is None:
+        return _no_business(request, _("Payments"))
+    payable = selectors.billing_accounts(request.user, business, Scope.PAYMENTS)
+    can_pay = payable.exists()
+    form = PaymentForm(request.POST or None, accounts=payable) if can_pay else None
+    if request.method == "POST":
+        if not can_pay:
+            raise Http404
+        if form.is_valid():
+            try:
+                payment = _record_payment(actor=request.user, data=form.cleaned_data)
+            except ApplicationError as exc:
+                add_service_errors(form, exc, form.service_field_map)
+            else:
+                messages.success(request, _("Payment %(ref)s of %(amount)s was recorded.") % {
+                    "ref": payment.reference, "amount": f"${payment.amount:,.2f}"})
+                return redirect("billing-payments")
+    page = _page(request, selectors.payments_for(request.user, business), PAGE_SIZE)
+    return render(request, "billing/payments.html", {
+        "business": business, "form": form, "page": page, "can_pay": can_pay,
+        "overview": selectors.balance_overview(request.user, business),
+    })
+
+
+# --- CAD PDF (declarations' documents, served through the declarations gate) --------------------------
+
+@login_required
+@require_GET
+def cad_pdf(request, pk: int):
+    from declarations.selectors import get_cad_for_user_or_404
+
+    cad = get_cad_for_user_or_404(request.user, pk, Scope.DECLARATIONS)
+    stored = pdf_tasks.cad_pdf(cad, render=_render_inline())
+    if stored is None:
+        _enqueue_once(f"cad:{cad.pk}:{pdf_tasks.cad_version(cad)}", pdf_tasks.render_cad, cad.pk)
+        response = render(request, "billing/pdf_pending.html", {"cad": cad}, status=202)
+        response["Retry-After"] = "3"
+        return response
+    return _pdf_response(stored, f"cad-{cad.transaction_number}-v{cad.current_version}.pdf")
+
+
+# --- Operations (staff) ---------------------------------------------------------------------------------
+
+def _staff_only(request) -> None:
+    if not request.user.is_staff:
+        raise Http404
+
+
+def _run_json(run: BillingRun) -> dict:
+    return {
+        "id": run.pk, "period_end": run.period_end.isoformat(), "run_number": run.run_number,
+        "status": run.status, "status_display": run.get_status_display(), "total": run.total,
+        "done": run.done, "failed": run.failed, "percent": run.progress_percent,
+        "chunks_total": run.chunks_total, "chunks_done": run.chunks_done,
+        "finished_at": run.finished_at.isoformat() if run.finished_at else None,
+    }
+
+
+@login_required
+@require_GET
+def ops(request):
+    _staff_only(request)
+    runs = list(selectors.billing_runs(request.user))
+    return render(request, "billing/ops.html", {
+        "runs": runs, "live": any(r.status in (BillingRun.Status.PENDING, BillingRun.Status.RUNNING) for r in runs),
+    })
+
+
+@login_required
+@require_GET
+def ops_progress(request):
+    _staff_only(request)
+    return JsonResponse({"runs": [_run_json(r) for r in selectors.billing_runs(request.user)]})
+
+
+@login_required
+@require_POST
+def ops_retry(request, pk: int):
+    _staff_only(request)
+    run = get_object_or_404(BillingRun, pk=pk)
+    from . import services
+
+    try:
+        count = services.retry_failed(run.pk, actor=request.user)
+    except ApplicationError as exc:
+        messages.error(request, exc.message)
+    else:
+        messages.success(request, _("%(n)s failed chunk(s) of run %(run)s queued again.") % {"n": count, "run": run})
+    return redirect("billing-ops")
+
