@@ -34,10 +34,12 @@ __all__ = [
     "get_business_or_404",
     "delegations_in_force",
     "managed_businesses",
+    "active_memberships",
 ]
 
 
-def _active_memberships(user: User) -> QuerySet[Membership]:
+def active_memberships(user: User) -> QuerySet[Membership]:
+    """The user's active memberships (an inactive user has none that count)."""
     return Membership.objects.filter(user=user, status=Membership.Status.ACTIVE, user__is_active=True)
 
 
@@ -53,7 +55,7 @@ def _broker_delegations(user: User, scope: Scope, on: date) -> QuerySet[Delegati
     flags = scope.delegation_flags
     if flags is None:
         return Delegation.objects.none()
-    memberships = _active_memberships(user).filter(
+    memberships = active_memberships(user).filter(
         business__kind=Business.Kind.BROKER, role__in=roles_with(scope.right)
     )
     # Broker managers act for every client of the firm; other employees for their client groups.
@@ -77,7 +79,7 @@ def program_accounts_for(user: User, scope: Scope, *, on: date | None = None) ->
         return ProgramAccount.objects.none()
     on = on or timezone.localdate()
     roles = roles_with(scope.right)
-    own = _active_memberships(user).filter(role__in=roles)
+    own = active_memberships(user).filter(role__in=roles)
     delegations = _broker_delegations(user, scope, on)
     return ProgramAccount.objects.filter(
         Q(business_id__in=own.filter(program_account__isnull=True).values("business_id"))
@@ -94,7 +96,7 @@ def businesses_for(user: User, scope: Scope = Scope.ACCOUNT, *, on: date | None 
     """Importer businesses the user may act for: its own, and its broker firm's clients."""
     if not user.is_authenticated:
         return Business.objects.none()
-    own = _active_memberships(user).filter(role__in=roles_with(scope.right)).values("business_id")
+    own = active_memberships(user).filter(role__in=roles_with(scope.right)).values("business_id")
     accounts = program_accounts_for(user, scope, on=on).values("business_id")
     return Business.objects.filter(kind=Business.Kind.IMPORTER).filter(Q(id__in=own) | Q(id__in=accounts))
 
@@ -108,7 +110,7 @@ def managed_businesses(user: User, right: Right) -> QuerySet[Business]:
     if not user.is_authenticated:
         return Business.objects.none()
     return Business.objects.filter(
-        id__in=_active_memberships(user).filter(role__in=roles_with(right)).values("business_id")
+        id__in=active_memberships(user).filter(role__in=roles_with(right)).values("business_id")
     )
 
 
@@ -134,7 +136,7 @@ def can_manage_account(user: User, right: Right, program_account: ProgramAccount
     """A business's own BAM, or the PAM of this RM (for rights like granting delegations)."""
     roles = roles_with(right)
     return (
-        _active_memberships(user)
+        active_memberships(user)
         .filter(business_id=program_account.business_id, role__in=roles)
         .filter(Q(program_account__isnull=True) | Q(program_account=program_account))
         .exists()

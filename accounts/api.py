@@ -28,7 +28,13 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from . import services
-from .access import businesses_for, delegations_in_force, managed_businesses, program_accounts_for
+from .access import (
+    active_memberships,
+    businesses_for,
+    delegations_in_force,
+    managed_businesses,
+    program_accounts_for,
+)
 from .models import Business, Delegation, Membership, ProgramAccount, User
 from .readiness import readiness_for
 from .roles import Right, Scope, roles_with
@@ -48,14 +54,9 @@ from .serializers import (
 # --- Selectors the API needs (no accounts/selectors.py yet) -------------------------------------
 
 
-def _active_memberships(user: User) -> QuerySet[Membership]:
-    # Same rule as the gate: an active membership of an active user.
-    return Membership.objects.filter(user=user, status=Membership.Status.ACTIVE, user__is_active=True)
-
-
 def _own_broker_firms(user: User) -> QuerySet[Business]:
     return Business.objects.filter(
-        kind=Business.Kind.BROKER, id__in=_active_memberships(user).values("business_id")
+        kind=Business.Kind.BROKER, id__in=active_memberships(user).values("business_id")
     )
 
 
@@ -74,7 +75,7 @@ def _visible_delegations(user: User) -> QuerySet[Delegation]:
     (BAM); for a PAM, those that cover its RM account (program delegations naming it, and
     business-wide ones). Broker side: every delegation held by a firm the user manages.
     """
-    managers = _active_memberships(user).filter(role__in=roles_with(Right.GRANT_DELEGATIONS))
+    managers = active_memberships(user).filter(role__in=roles_with(Right.GRANT_DELEGATIONS))
     business_wide = managers.filter(program_account__isnull=True)
     rm_bound = managers.filter(program_account__isnull=False)
     naming_my_rm = Delegation.program_accounts.through.objects.filter(

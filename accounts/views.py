@@ -22,7 +22,13 @@ from django.views.decorators.http import require_POST
 from carm_portal.exceptions import ApplicationError
 
 from . import services
-from .access import businesses_for, can_manage_account, managed_businesses, program_accounts_for
+from .access import (
+    active_memberships,
+    businesses_for,
+    can_manage_account,
+    managed_businesses,
+    program_accounts_for,
+)
 from .acting import get_acting_for, set_acting_for
 from .dashboard import render_panels
 from .forms import (
@@ -48,14 +54,10 @@ def _render(request, template: str, context: dict | None = None, *, status: int 
     return render(request, template, context or {}, status=status)
 
 
-def _own_memberships(user: User) -> QuerySet[Membership]:
-    return Membership.objects.filter(user=user, status=Membership.Status.ACTIVE)
-
-
 def _broker_firms(user: User) -> QuerySet[Business]:
     """Broker firms where the user is an active employee (any role)."""
     return Business.objects.filter(
-        kind=Business.Kind.BROKER, id__in=_own_memberships(user).values("business_id")
+        kind=Business.Kind.BROKER, id__in=active_memberships(user).values("business_id")
     )
 
 
@@ -64,7 +66,7 @@ def _bam_businesses(user: User) -> QuerySet[Business]:
 
     A PAM also holds the management rights, but only on its own RM account (see the services).
     """
-    return Business.objects.filter(id__in=_own_memberships(user).filter(role=Role.BAM).values("business_id"))
+    return Business.objects.filter(id__in=active_memberships(user).filter(role=Role.BAM).values("business_id"))
 
 
 def _managed_target(request, managed: QuerySet[Business]) -> Business | None:
@@ -131,7 +133,7 @@ def dashboard(request):
         # Every client RM account the user reaches through its firm's delegations.
         client_accounts = (
             program_accounts_for(user, Scope.ACCOUNT)
-            .exclude(business_id__in=_own_memberships(user).values("business_id"))
+            .exclude(business_id__in=active_memberships(user).values("business_id"))
             .select_related("business")
         )
         rows = readiness_for(client_accounts)
@@ -171,7 +173,7 @@ def business(request):
     acting = get_acting_for(request)
     if acting is None:
         return _render(request, "accounts/business.html", {
-            "business": None, "has_membership": _own_memberships(request.user).exists(),
+            "business": None, "has_membership": active_memberships(request.user).exists(),
             "is_broker": _broker_firms(request.user).exists(),
         })
     can_manage = _bam_businesses(request.user).filter(pk=acting.pk).exists()
@@ -201,7 +203,7 @@ def business_edit(request):
 
 @login_required
 def business_register(request):
-    if _own_memberships(request.user).exists():
+    if active_memberships(request.user).exists():
         messages.info(request, _("You already belong to a business. Ask its Business Account Manager "
                                  "to register another one, or join it with its Business Number."))
         return redirect("dashboard")
@@ -250,7 +252,7 @@ def users(request):
     if business is None:
         # Read-only: the user's own business (the acting-for importer, or the broker firm).
         acting = get_acting_for(request)
-        own = _own_memberships(request.user)
+        own = active_memberships(request.user)
         if acting is not None and own.filter(business=acting).exists():
             business = acting
         else:
@@ -262,7 +264,7 @@ def users(request):
     is_bam = can_manage and _bam_businesses(request.user).filter(pk=business.pk).exists()
     if can_manage:
         # A BAM manages everyone; a PAM only the people bound to its own RM account (as the services check).
-        pam_accounts = set(_own_memberships(request.user).filter(business=business, role=Role.PAM)
+        pam_accounts = set(active_memberships(request.user).filter(business=business, role=Role.PAM)
                            .values_list("program_account_id", flat=True))
         for m in memberships:
             m.can_manage = is_bam or (m.program_account_id is not None and m.program_account_id in pam_accounts)
@@ -308,7 +310,7 @@ def membership_edit(request, pk):
     accounts = business.program_accounts.order_by("number")
     if not is_bam:
         # A PAM keeps people on its own RM account and cannot make anyone a BAM.
-        accounts = accounts.filter(pk__in=_own_memberships(request.user).filter(
+        accounts = accounts.filter(pk__in=active_memberships(request.user).filter(
             business=business, role=Role.PAM).values("program_account_id"))
     form = MembershipRoleForm(
         request.POST or None, accounts=accounts, allow_bam=is_bam,
@@ -343,7 +345,7 @@ def membership_remove(request, pk):
 
 def _importer_rights(user: User, importer: Business) -> tuple[bool, set[int]]:
     """(is the importer's BAM, ids of the RM accounts the user is PAM of) — what it may grant."""
-    own = _own_memberships(user).filter(business=importer)
+    own = active_memberships(user).filter(business=importer)
     is_bam = own.filter(role=Role.BAM).exists()
     pam_accounts = set(own.filter(role=Role.PAM).values_list("program_account_id", flat=True))
     return is_bam, pam_accounts
@@ -352,7 +354,7 @@ def _importer_rights(user: User, importer: Business) -> tuple[bool, set[int]]:
 def _importer_side(request) -> Business | None:
     """The acting-for importer if the user is one of its own employees (not through a broker)."""
     acting = get_acting_for(request)
-    if acting is not None and _own_memberships(request.user).filter(business=acting).exists():
+    if acting is not None and active_memberships(request.user).filter(business=acting).exists():
         return acting
     return None
 
@@ -471,7 +473,7 @@ def delegation_request(request):
 def _reachable_delegations(user: User) -> QuerySet[Delegation]:
     """Delegations of the user's own importers, and of the broker firms it manages."""
     return Delegation.objects.filter(
-        Q(importer_id__in=_own_memberships(user).values("business_id"))
+        Q(importer_id__in=active_memberships(user).values("business_id"))
         | Q(broker__in=managed_businesses(user, Right.GRANT_DELEGATIONS))
     ).select_related("importer", "broker")
 
@@ -480,7 +482,7 @@ def _reachable_delegations(user: User) -> QuerySet[Delegation]:
 @require_POST
 def delegation_decide(request, pk):
     delegation = get_object_or_404(
-        _reachable_delegations(request.user).filter(importer_id__in=_own_memberships(request.user).values("business_id")),
+        _reachable_delegations(request.user).filter(importer_id__in=active_memberships(request.user).values("business_id")),
         pk=pk,
     )
     approve = request.POST.get("decision") == "approve"
