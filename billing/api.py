@@ -7,6 +7,7 @@ staff); outside it answers 404. Lists use select_related so their query count is
 from __future__ import annotations
 
 import django_filters
+from django.http import FileResponse
 from django.shortcuts import get_object_or_404
 from django.utils.translation import gettext_lazy as _
 from drf_spectacular.types import OpenApiTypes
@@ -18,7 +19,7 @@ from rest_framework.response import Response
 
 from accounts.roles import Scope
 
-from . import services
+from . import pdf_tasks, services
 from .models import BillingRun, DailyNotice, LedgerEntry, Payment, Statement
 from .payments import accounts_for, payment_record
 from .serializers import (
@@ -91,6 +92,22 @@ class StatementViewSet(_GatedMixin, viewsets.ReadOnlyModelViewSet):
 
     def get_serializer_class(self):
         return StatementDetailSerializer if self.action == "retrieve" else StatementSerializer
+
+    @extend_schema(
+        responses={(200, "application/pdf"): OpenApiTypes.BINARY, 202: OpenApiTypes.OBJECT},
+        description="The statement as a PDF. 202 while the pdf worker renders it: ask again shortly.",
+    )
+    @action(detail=True, methods=["get"])
+    def pdf(self, request, pk=None):
+        statement = self.get_object()
+        stored = pdf_tasks.statement_pdf_or_enqueue(statement)
+        if stored is None:
+            return Response({"detail": _("The PDF is being prepared; try again in a few seconds.")},
+                            status=status.HTTP_202_ACCEPTED, headers={"Retry-After": "3"})
+        response = FileResponse(open(stored.path, "rb"), content_type="application/pdf",  # noqa: SIM115
+                                as_attachment=True, filename=pdf_tasks.statement_filename(statement))
+        response["Cache-Control"] = "private, no-store"
+        return response
 
 
 class LedgerEntryViewSet(_GatedMixin, viewsets.ReadOnlyModelViewSet):

@@ -9,6 +9,8 @@ template hash, so a rerun or a duplicate delivery finds the file and does nothin
 from __future__ import annotations
 
 from celery import shared_task
+from django.conf import settings
+from django.core.cache import cache
 from django.db import transaction
 from django.utils import translation
 
@@ -42,6 +44,32 @@ def statement_pdf(statement: Statement, *, render: bool = True) -> pdf.StoredPdf
             template_name=STATEMENT_TEMPLATE, extra_templates=BASE_TEMPLATES,
             context=lambda: statement_document(statement), render=render,
         )
+
+
+def _render_inline() -> bool:
+    """In the eager demo (no broker) there is no pdf worker: render during the request."""
+    return bool(getattr(settings, "CELERY_TASK_ALWAYS_EAGER", False))
+
+
+def _enqueue_once(key: str, task, object_id: int) -> None:
+    """Ask the pdf worker once a minute at most, however often a waiting client asks again."""
+    if cache.add(f"pdf-enqueued:{key}", 1, timeout=60):
+        task.delay(object_id)
+
+
+def statement_pdf_or_enqueue(statement: Statement) -> pdf.StoredPdf | None:
+    """The stored PDF, or None after asking the pdf worker to render it (the caller says 202)."""
+    stored = statement_pdf(statement, render=_render_inline())
+    if stored is None:
+        _enqueue_once(f"statement:{statement.pk}:{statement_version(statement)}", render_statement, statement.pk)
+    return stored
+
+
+def cad_pdf_or_enqueue(cad) -> pdf.StoredPdf | None:
+    stored = cad_pdf(cad, render=_render_inline())
+    if stored is None:
+        _enqueue_once(f"cad:{cad.pk}:{cad_version(cad)}", render_cad, cad.pk)
+    return stored
 
 
 def statement_filename(statement: Statement) -> str:

@@ -9,10 +9,8 @@ from __future__ import annotations
 import csv
 from collections.abc import Iterable, Iterator
 
-from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.core.cache import cache
 from django.core.paginator import Paginator
 from django.db.models import QuerySet
 from django.http import FileResponse, Http404, JsonResponse, StreamingHttpResponse
@@ -70,17 +68,6 @@ def _pdf_response(stored, filename: str) -> FileResponse:
     return response
 
 
-def _enqueue_once(key: str, task, object_id: int) -> None:
-    """Ask the pdf worker once a minute at most, however often the waiting page reloads."""
-    if cache.add(f"pdf-enqueued:{key}", 1, timeout=60):
-        task.delay(object_id)
-
-
-def _render_inline() -> bool:
-    """In the eager demo (no broker) there is no pdf worker: render during the request."""
-    return bool(getattr(settings, "CELERY_TASK_ALWAYS_EAGER", False))
-
-
 # --- Statements ---------------------------------------------------------------------------------
 
 @login_required
@@ -121,10 +108,8 @@ def statement_detail(request, pk: int):
 def statement_pdf(request, pk: int):
     business = get_acting_for(request)
     statement = selectors.get_statement_for_user_or_404(request.user, business, pk)
-    stored = pdf_tasks.statement_pdf(statement, render=_render_inline())
+    stored = pdf_tasks.statement_pdf_or_enqueue(statement)
     if stored is None:
-        _enqueue_once(f"statement:{statement.pk}:{pdf_tasks.statement_version(statement)}",
-                      pdf_tasks.render_statement, statement.pk)
         response = render(request, "billing/pdf_pending.html", {"statement": statement}, status=202)
         response["Retry-After"] = "3"
         return response
@@ -251,9 +236,8 @@ def cad_pdf(request, pk: int):
     from declarations.selectors import get_cad_for_user_or_404
 
     cad = get_cad_for_user_or_404(request.user, pk, Scope.DECLARATIONS)
-    stored = pdf_tasks.cad_pdf(cad, render=_render_inline())
+    stored = pdf_tasks.cad_pdf_or_enqueue(cad)
     if stored is None:
-        _enqueue_once(f"cad:{cad.pk}:{pdf_tasks.cad_version(cad)}", pdf_tasks.render_cad, cad.pk)
         response = render(request, "billing/pdf_pending.html", {"cad": cad}, status=202)
         response["Retry-After"] = "3"
         return response

@@ -89,6 +89,19 @@ def test_other_importers_get_404_and_empty_lists(importer, other_importer, accou
     assert client.get("/api/v1/billing-runs/").status_code == 403
 
 
+def test_statement_pdf_through_the_api(importer, other_importer, account, settings, tmp_path):
+    settings.PRIVATE_STORAGE_ROOT = tmp_path
+    for n in range(2):
+        charge(account, n)
+    services.run_in_process(date(2025, 11, 17))
+    statement = Statement.objects.get(program_account=account)
+    url = f"/api/v1/statements/{statement.pk}/pdf/"
+    response = client_for(importer.bam).get(url)
+    assert response.status_code == 200 and response["Content-Type"] == "application/pdf"
+    assert b"".join(response.streaming_content).startswith(b"%PDF-")
+    assert client_for(other_importer.bam).get(url).status_code == 404
+
+
 def test_ledger_entry_filters(importer, account):
     charge(account, 0)
     charge(account, 1, date(2025, 12, 17))
