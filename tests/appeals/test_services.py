@@ -315,3 +315,32 @@ def test_filing_needs_the_file_appeals_right(cbsa, account, importer):
         services.appeal_create(actor=reader, penalty=penalty, today=date(2025, 12, 1))
     editor = factories.add_member(importer, role=Role.EDITOR)
     assert services.appeal_create(actor=editor, penalty=penalty, today=date(2025, 12, 1))
+
+
+def test_an_allowed_appeals_credit_is_on_the_next_statement_and_clears_the_oldest_debt_first(
+        cbsa, account, importer):
+    from billing import services as billing_services
+    from billing.models import Statement
+    from billing.offsetting.models import Allocation
+    from billing.offsetting.services import apply_offsets
+
+    old_charge = ledger.post_entry(
+        program_account=account, kind="cad_charge", effective_date=date(2025, 10, 10),
+        billing_period=date(2025, 10, 17), breakdown={"duty": D("300.00")}, idempotency_key="old-cad",
+    )
+    penalty, appeal = _decidable_penalty_appeal(cbsa, account, importer)
+    services.appeal_decide(actor=cbsa, appeal=appeal, outcome="partial", reasons="Mitigating factors.",
+                           amount=D("500.00"), today=date(2026, 1, 19))
+    appeal.refresh_from_db()
+    apply_offsets(program_account_id=account.pk, today=date(2026, 1, 19))
+    allocations = list(Allocation.objects.filter(credit=appeal.credit_entry).order_by("id")
+                       .values_list("debt_id", "amount"))
+    assert allocations == [(old_charge.pk, D("300.00")), (penalty.ledger_entry_id, D("200.00"))]
+
+    billing_services.run_in_process(date(2026, 2, 17))
+    statement = Statement.objects.get(program_account=account, period_end=date(2026, 2, 17))
+    assert appeal.credit_entry in list(statement.lines())
+    assert statement.credits == D("500.00")
+    assert statement.closing_balance == D("550.00")  # 300 + 750 − 500: offsetting moves no money
+    assert statement.reconciles
+
