@@ -507,6 +507,8 @@ class CheckedCAD:
     header: dict[str, Any]
     lines: list[CleanLine]
     problems: Problems
+    # The reference data the lines were checked with: pass it as ``ref`` to check them again.
+    ref: ReferenceData | None = field(default=None, repr=False)
 
     @property
     def ok(self) -> bool:
@@ -553,4 +555,4 @@ def check_cad(
     for index, line in enumerate(lines):
         check_line(line, index, problems, ref, direct_shipment_date=clean.get("direct_shipment_date"),
                    strict=strict)
-    return CheckedCAD(header=clean, lines=lines, problems=problems)
+    return CheckedCAD(header=clean, lines=lines, problems=problems, ref=ref)

@@ -4,7 +4,9 @@ from datetime import date, timedelta
 from decimal import Decimal
 
 import pytest
+from django.db import connection
 from django.http import Http404
+from django.test.utils import CaptureQueriesContext
 
 from accounts.models import ProgramAccount
 from billing import ledger
@@ -409,6 +411,24 @@ def test_same_idempotency_key_gives_the_same_cad(importer, account, tariff):
     submitted = services.cad_submit(actor=importer.bam, cad=first, idempotency_key="sub-1", today=FILED_ON)
     again = services.cad_submit(actor=importer.bam, cad=first, idempotency_key="sub-1", today=FILED_ON)
     assert submitted.pk == again.pk and again.status == CAD.Status.SUBMITTED
+
+
+@pytest.mark.parametrize("auto_accept", [False, True], ids=["submitted", "auto_accepted"])
+def test_filing_costs_the_same_queries_for_3_or_30_lines(importer, account, tariff, settings, auto_accept):
+    """cad_file loads the reference data once and inserts the lines in bulk: constant in the lines."""
+    settings.CARM = {**settings.CARM, "CAD_AUTO_ACCEPT": auto_accept}
+
+    def queries_to_file(n, key):
+        with CaptureQueriesContext(connection) as ctx:
+            services.cad_file(actor=importer.bam, program_account=account, lines=[line() for _ in range(n)],
+                              today=FILED_ON, idempotency_key=key, **header())
+        return len(ctx)
+
+    queries_to_file(1, "warm-up")  # first-time work: the number counter row, cached content types
+    three, thirty = queries_to_file(3, "three"), queries_to_file(30, "thirty")
+    assert three == thirty, (three, thirty)
+    assert three <= 32  # auto-accepted: 46 when it chained cad_create_draft and cad_submit, 30 now
+    assert CADLine.objects.filter(cad=IdempotencyKey.objects.get(key="thirty").cad).count() == 30
 
 
 def test_cad_file_with_a_key_is_idempotent(importer, account, tariff):
