@@ -1,4 +1,4 @@
-"""Money and chart helpers for the billing pages and PDFs."""
+"""Money in templates: every page and PDF formats amounts through these filters."""
 
 from __future__ import annotations
 
@@ -33,3 +33,7 @@ def money_en(value) -> str:
     if value is None or value == "":
         return ""
     return format_cad(value)
+
+
+# The same, under the short name the security pages use.
+register.filter("cad", money_en)
