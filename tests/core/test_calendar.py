@@ -37,8 +37,7 @@ def test_cad_due_skips_remembrance_day():
 def test_appeal_deadlines_from_the_rules():
     assert calendar.calendar_deadline(date(2025, 3, 14), 90, roll_to_business_day=True) == date(2025, 6, 12)
     assert calendar.calendar_deadline(date(2025, 11, 20), 90, roll_to_business_day=True) == date(2026, 2, 18)
-    # 2025-06-28 + 90 lands on Friday 2025-09-26; 2025-07-01 + 90 = 2025-09-29 (Mon) ...
-    # a Saturday deadline rolls to Monday, unless rolling is off.
+    # 2025-03-10 + 90 days is Sunday 2025-06-08: it rolls to Monday, unless rolling is off.
     assert calendar.calendar_deadline(date(2025, 3, 8), 90, roll_to_business_day=True) == date(2025, 6, 6)
     assert calendar.calendar_deadline(date(2025, 3, 10), 90, roll_to_business_day=False) == date(2025, 6, 8)
     assert calendar.calendar_deadline(date(2025, 3, 10), 90, roll_to_business_day=True) == date(2025, 6, 9)
