@@ -158,19 +158,26 @@ def _back(appeal):
     return redirect("appeals:detail", appeal.pk)
 
 
+def _act(request, appeal, action, success: str):
+    """Run one service for the appeal; a broken rule shows as a message and changes nothing."""
+    try:
+        action()
+    except ApplicationError as exc:
+        messages.error(request, exc.message)
+    else:
+        messages.success(request, success)
+    return _back(appeal)
+
+
 @login_required
 @require_POST
 def appeal_submit(request, pk):
     appeal = selectors.get_appeal_for_user_or_404(request.user, pk)
     form = GroundsForm(request.POST)
     form.is_valid()
-    try:
-        services.appeal_submit(actor=request.user, appeal=appeal, grounds=form.cleaned_data.get("grounds"))
-    except ApplicationError as exc:
-        messages.error(request, exc.message)
-    else:
-        messages.success(request, _("Your appeal was filed with CBSA."))
-    return _back(appeal)
+    return _act(request, appeal, lambda: services.appeal_submit(
+        actor=request.user, appeal=appeal, grounds=form.cleaned_data.get("grounds")),
+        _("Your appeal was filed with CBSA."))
 
 
 @login_required
@@ -179,13 +186,9 @@ def appeal_save(request, pk):
     appeal = selectors.get_appeal_for_user_or_404(request.user, pk)
     form = GroundsForm(request.POST)
     form.is_valid()
-    try:
-        services.appeal_update(actor=request.user, appeal=appeal, grounds=form.cleaned_data.get("grounds", ""))
-    except ApplicationError as exc:
-        messages.error(request, exc.message)
-    else:
-        messages.success(request, _("The grounds were saved."))
-    return _back(appeal)
+    return _act(request, appeal, lambda: services.appeal_update(
+        actor=request.user, appeal=appeal, grounds=form.cleaned_data.get("grounds", "")),
+        _("The grounds were saved."))
 
 
 @login_required
@@ -194,13 +197,9 @@ def appeal_withdraw(request, pk):
     appeal = selectors.get_appeal_for_user_or_404(request.user, pk)
     form = NoteForm(request.POST)
     form.is_valid()
-    try:
-        services.appeal_withdraw(actor=request.user, appeal=appeal, note=form.cleaned_data.get("note", ""))
-    except ApplicationError as exc:
-        messages.error(request, exc.message)
-    else:
-        messages.success(request, _("The appeal was withdrawn."))
-    return _back(appeal)
+    return _act(request, appeal, lambda: services.appeal_withdraw(
+        actor=request.user, appeal=appeal, note=form.cleaned_data.get("note", "")),
+        _("The appeal was withdrawn."))
 
 
 @login_required
