@@ -1,15 +1,16 @@
 """Business Number checks, with python-stdnum (Luhn over the BN9; format of the BN15)."""
 
-from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.utils.translation import gettext_lazy as _
 from stdnum.ca import bn as stdnum_bn
 from stdnum.exceptions import InvalidChecksum
 from stdnum.exceptions import ValidationError as StdnumError
 
+from carm_portal.conf import carm
+
 
 def _enforce_check_digit() -> bool:
-    return settings.CARM["ENFORCE_BN_CHECK_DIGIT"]
+    return carm("ENFORCE_BN_CHECK_DIGIT")
 
 
 def normalize_bn(value: str) -> str:

@@ -17,9 +17,9 @@ from pathlib import Path
 from django.conf import settings
 from django.utils.translation import gettext as _
 
+from carm_portal.conf import carm
 from carm_portal.exceptions import ApplicationError
 
-DEFAULT_MAX_BYTES = 10 * 1024 * 1024
 _SIGNATURES = (
     (b"%PDF-", "application/pdf", ".pdf"),
     (b"\x89PNG\r\n\x1a\n", "image/png", ".png"),
@@ -39,7 +39,7 @@ def path_of(stored_name: str) -> Path:
 
 
 def max_bytes() -> int:
-    return int(settings.CARM.get("UPLOAD_MAX_BYTES") or DEFAULT_MAX_BYTES)
+    return carm("UPLOAD_MAX_BYTES")
 
 
 @dataclass(frozen=True)

@@ -227,7 +227,7 @@ def main() -> None:
         elapsed, floor = sorted(cycles)[len(cycles) // 2], sorted(floors)[len(floors) // 2]
         results.append((importers, accounts, cads, entries, elapsed, floor, run.done))
     print(f"\nmedian of {args.repeat} cycles per size; {args.workers} worker processes; chunk size "
-          f"{args.chunk_size or 'default (billing.services.CHUNK_SIZE = 2500)'}")
+          f"{args.chunk_size or 'default (CARM BILLING_CHUNK_SIZE, 2500)'}")
     print("\n| size | accounts | CADs | ledger rows | statements | cycle (s) | floor (s) | cycle/floor |")
     print("|---|---|---|---|---|---|---|---|")
     for n, (_imp, accounts, cads, entries, elapsed, floor, done) in enumerate(results, start=1):

@@ -11,7 +11,6 @@ from __future__ import annotations
 from datetime import date
 from decimal import Decimal
 
-from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.db.models import QuerySet, Sum
 from django.http import Http404
@@ -22,8 +21,9 @@ from accounts import audit
 from accounts.access import program_accounts_for
 from accounts.models import ProgramAccount, User
 from accounts.roles import Scope
+from carm_portal.conf import carm
 from carm_portal.exceptions import ApplicationError
-from carm_portal.money import ZERO, format_cad, quantize, to_decimal
+from carm_portal.money import ZERO, format_cad, quantize
 
 from . import ledger
 from .models import LedgerEntry, Payment
@@ -37,7 +37,7 @@ def accounts_for(user: User, scope: Scope) -> QuerySet[ProgramAccount]:
 
 
 def card_cap() -> Decimal:
-    return to_decimal(settings.CARM.get("CREDIT_CARD_CYCLE_CAP", Decimal("4999.99")))
+    return carm("CREDIT_CARD_CYCLE_CAP")
 
 
 def card_total_in_cycle(program_account: ProgramAccount, received_on: date) -> Decimal:

@@ -5,7 +5,7 @@ Tasks (``billing.tasks``) are thin wrappers around these. The rules of a run:
 * ``start_run(period_end)`` reuses the period's latest run while it is pending/running/failed
   (a rerun re-enqueues what is not done) and starts a new run number once it is complete; the
   accounts are those with ledger history up to the period that have no statement for it yet,
-  split into ``BillingRunChunk`` rows (``CHUNK_SIZE`` accounts each);
+  split into ``BillingRunChunk`` rows (``carm("BILLING_CHUNK_SIZE")`` accounts each);
 * ``close_chunk(run_id, number)`` claims the chunk with ``select_for_update(skip_locked=True)``
   and, in the SAME transaction, posts interest, inserts the statements (set-based SQL,
   ``billing.cycle``), marks the chunk done and bumps the run's counters with ``F()``. A killed
@@ -20,7 +20,6 @@ import logging
 from collections.abc import Callable
 from datetime import date
 
-from django.conf import settings
 from django.db import transaction
 from django.db.models import Exists, F, OuterRef, Q
 from django.utils import timezone
@@ -28,6 +27,7 @@ from django.utils.translation import gettext as _
 
 from accounts import audit
 from accounts.models import ProgramAccount, User
+from carm_portal.conf import carm
 from carm_portal.exceptions import ApplicationError
 
 from . import cycle
@@ -35,18 +35,13 @@ from .models import BillingRun, BillingRunChunk, LedgerEntry, Statement
 
 logger = logging.getLogger(__name__)
 
-# Accounts per chunk task: one chunk is ~0.1–0.2 s of SQL at 2,500 accounts, well inside the task time
-# limits, and few enough tasks that Celery's per-task overhead stays small next to the SQL.
-CHUNK_SIZE = 2500
 OPEN_STATUSES = (BillingRun.Status.PENDING, BillingRun.Status.RUNNING, BillingRun.Status.FAILED)
 
 Enqueue = Callable[[int, int], None]
 
 
 def chunk_size() -> int:
-    import os
-
-    return int(os.environ.get("CARM_BILLING_CHUNK_SIZE") or settings.CARM.get("BILLING_CHUNK_SIZE", CHUNK_SIZE))
+    return carm("BILLING_CHUNK_SIZE")
 
 
 def accounts_to_close(period_end: date) -> list[int]:

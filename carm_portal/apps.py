@@ -1,4 +1,5 @@
 from django.apps import AppConfig
+from django.core import checks
 from django.db.models.signals import post_delete, post_save
 
 
@@ -8,6 +9,7 @@ class CarmPortalConfig(AppConfig):
 
     def ready(self) -> None:
         from . import calendar
+        from .conf import check_carm_settings
         from .models import HolidayOverride
 
         def _clear(**_kwargs):
@@ -15,3 +17,4 @@ class CarmPortalConfig(AppConfig):
 
         post_save.connect(_clear, sender=HolidayOverride, dispatch_uid="holiday-override-save")
         post_delete.connect(_clear, sender=HolidayOverride, dispatch_uid="holiday-override-delete")
+        checks.register(check_carm_settings)

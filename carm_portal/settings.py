@@ -11,6 +11,8 @@ from pathlib import Path
 import environ
 from django.utils.translation import gettext_lazy as _
 
+from carm_portal.conf import DEFAULTS as CARM_DEFAULTS
+
 BASE_DIR = Path(__file__).resolve().parent.parent
 
 env = environ.Env()
@@ -192,37 +194,24 @@ SPECTACULAR_SETTINGS = {
 }
 
 # --- Business rules (ASSUMPTIONs in domain/carm-rules.md are settings) --------------------
+# Every key, its type, default and why are declared in carm_portal/conf.py; code reads them with
+# ``carm("KEY")``. Here: the declared defaults, plus the ones the environment may override.
 CARM = {
-    # BN9 check digit (Luhn) is third-party knowledge; enforce it unless told otherwise.
-    "ENFORCE_BN_CHECK_DIGIT": env.bool("CARM_ENFORCE_BN_CHECK_DIGIT", default=True),
-    # Transaction-number check digit: Luhn on the 14th digit, marked unverified.
-    "TRANSACTION_NUMBER_VALIDATOR": env.str(
-        "CARM_TRANSACTION_NUMBER_VALIDATOR", default="declarations.transaction_numbers.luhn_validator"
+    **CARM_DEFAULTS,
+    "ENFORCE_BN_CHECK_DIGIT": env.bool(
+        "CARM_ENFORCE_BN_CHECK_DIGIT", default=CARM_DEFAULTS["ENFORCE_BN_CHECK_DIGIT"]
     ),
-    "CAD_DUE_BUSINESS_DAYS": 5,
-    # CARM assesses a valid CAD on submission; staff can still reject. Off: CADs wait for review.
-    "CAD_AUTO_ACCEPT": env.bool("CARM_CAD_AUTO_ACCEPT", default=True),
-    # ASSUMPTION: annual rate for interest on upward adjustments; None posts no interest.
-    "ADJUSTMENT_INTEREST_RATE": None,
-    "EXCHANGE_RATE_MAX_AGE_DAYS": 7,
-    "PAYMENT_DUE_WEEKDAYS": 10,
-    "PAYMENT_DUE_DATE_OVERRIDES": {},
-    "S32_2_DAYS": 90,
-    "S74_YEARS": 4,
-    "GST_RATE": Decimal("0.05"),
-    "RPP_BOND_SHARE": Decimal("0.50"),
-    "RPP_MINIMUM": Decimal(env.str("CARM_RPP_MINIMUM", default="5000.00")),
-    "RPP_MAXIMUM": Decimal("10000000.00"),
-    # ASSUMPTION: days to cover a shortfall outside the annual review (increases then: 15 January).
-    "RPP_SHORTFALL_GRACE_DAYS": 30,
-    "LATE_PAYMENT_PENALTY": Decimal("200.00"),
-    "CREDIT_CARD_CYCLE_CAP": Decimal("4999.99"),
-    "REFUND_THRESHOLD": Decimal("1000.00"),
-    # A smaller credit is refunded once it has stood on this many issued statements.
-    "REFUND_SMALL_CREDIT_CYCLES": 2,
-    "OFFSET_AFTER_NEW_CREDIT": True,
-    "APPEAL_DEADLINE_ROLLS_TO_BUSINESS_DAY": env.bool("CARM_APPEAL_DEADLINE_ROLLS", default=True),
-    "UPLOAD_MAX_BYTES": env.int("CARM_UPLOAD_MAX_BYTES", default=10 * 1024 * 1024),
+    "TRANSACTION_NUMBER_VALIDATOR": env.str(
+        "CARM_TRANSACTION_NUMBER_VALIDATOR", default=CARM_DEFAULTS["TRANSACTION_NUMBER_VALIDATOR"]
+    ),
+    "CAD_AUTO_ACCEPT": env.bool("CARM_CAD_AUTO_ACCEPT", default=CARM_DEFAULTS["CAD_AUTO_ACCEPT"]),
+    "RPP_MINIMUM": Decimal(env.str("CARM_RPP_MINIMUM", default=str(CARM_DEFAULTS["RPP_MINIMUM"]))),
+    "APPEAL_DEADLINE_ROLLS_TO_BUSINESS_DAY": env.bool(
+        "CARM_APPEAL_DEADLINE_ROLLS", default=CARM_DEFAULTS["APPEAL_DEADLINE_ROLLS_TO_BUSINESS_DAY"]
+    ),
+    "UPLOAD_MAX_BYTES": env.int("CARM_UPLOAD_MAX_BYTES", default=CARM_DEFAULTS["UPLOAD_MAX_BYTES"]),
+    # The billing benchmark starts workers with a chunk size of its own.
+    "BILLING_CHUNK_SIZE": env.int("CARM_BILLING_CHUNK_SIZE", default=CARM_DEFAULTS["BILLING_CHUNK_SIZE"]),
 }
 
 LOGGING = {

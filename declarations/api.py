@@ -13,7 +13,6 @@ CAD (201 the first time, 200 after); the same key with a different body answers 
 from __future__ import annotations
 
 import django_filters
-from django.conf import settings
 from django.db.models import Prefetch, Q
 from django.http import Http404
 from django.utils.translation import gettext_lazy as _
@@ -31,6 +30,7 @@ from rest_framework.response import Response
 
 from accounts.access import program_accounts_for
 from accounts.roles import Scope
+from carm_portal.conf import carm
 from carm_portal.exceptions import ApplicationError
 
 from . import selectors, services
@@ -285,7 +285,7 @@ class CadViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.Gene
                                         program_accounts=program_accounts_for(request.user, Scope.SUBMIT_CADS))
         data.is_valid(raise_exception=True)
         upload = data.validated_data["file"]
-        limit = int(settings.CARM.get("UPLOAD_MAX_BYTES", 10 * 1024 * 1024))
+        limit = carm("UPLOAD_MAX_BYTES")
         if upload.size > limit:
             raise ApplicationError(_("The file is larger than %(mb)d MB.") % {"mb": limit // (1024 * 1024)},
                                    field_errors={"file": [_("Too large.")]})

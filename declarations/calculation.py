@@ -16,6 +16,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, fields
 from decimal import Decimal
 
+from carm_portal.conf import carm
 from carm_portal.money import ZERO, quantize, to_decimal
 
 # The amounts that make up "duties and taxes" (D&T): what the importer owes for a line.
@@ -23,9 +24,7 @@ DT_KINDS = ("duty", "sima", "excise_duty", "excise_tax", "gst")
 
 
 def default_gst_rate() -> Decimal:
-    from django.conf import settings
-
-    return to_decimal(settings.CARM.get("GST_RATE", Decimal("0.05")))
+    return carm("GST_RATE")
 
 
 @dataclass(frozen=True)

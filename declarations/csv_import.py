@@ -57,6 +57,7 @@ from accounts.access import program_accounts_for
 from accounts.models import ProgramAccount, User
 from accounts.roles import Scope
 from billing import ledger
+from carm_portal.conf import carm
 
 from . import deadlines, transaction_numbers
 from .models import CAD, CADLine, CADVersion
@@ -316,10 +317,9 @@ def _safe_dates(values) -> list[date]:
 @transaction.atomic
 def _create(*, actor: User, groups: list[_Group], today: date, progress: Progress | None, total: int,
             supplied: set[str]) -> list[CAD]:
-    from django.conf import settings
 
     now = timezone.now()
-    auto_accept = settings.CARM.get("CAD_AUTO_ACCEPT", False)
+    auto_accept = carm("CAD_AUTO_ACCEPT")
     brokers = {}
     for pa in {g.program_account.pk: g.program_account for g in groups}.values():
         brokers[pa.pk] = broker_for(actor, pa)

@@ -1,7 +1,7 @@
 """CAD transaction numbers: 14 digits, the first 5 the account-security number.
 
 Memo D17-1-10 has a check-digit appendix we could not retrieve, so the check is pluggable:
-``settings.CARM["TRANSACTION_NUMBER_VALIDATOR"]`` names a callable that raises
+``CARM["TRANSACTION_NUMBER_VALIDATOR"]`` names a callable that raises
 ``django.core.exceptions.ValidationError``. The default, ``luhn_validator``, runs Luhn over
 all 14 digits (the 14th is the check digit). UNVERIFIED: an ASSUMPTION, not CBSA's rule.
 
@@ -15,12 +15,13 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Callable
 
-from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 from django.utils.module_loading import import_string
 from django.utils.translation import gettext as _
 from stdnum import luhn
+
+from carm_portal.conf import carm
 
 LENGTH = 14
 PREFIX_LENGTH = 5
@@ -47,7 +48,7 @@ def format_only_validator(number: str) -> None:
 
 
 def get_validator() -> Callable[[str], None]:
-    return import_string(settings.CARM.get("TRANSACTION_NUMBER_VALIDATOR", DEFAULT_VALIDATOR))
+    return import_string(carm("TRANSACTION_NUMBER_VALIDATOR"))
 
 
 def validate(number: str) -> None:

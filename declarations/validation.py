@@ -22,11 +22,11 @@ from datetime import date, timedelta
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
-from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.utils.translation import gettext as _
 
 from accounts.models import ProgramAccount
+from carm_portal.conf import carm
 from carm_portal.money import ZERO, to_decimal
 
 from . import transaction_numbers
@@ -76,7 +76,7 @@ _DIGITS = re.compile(r"^\d+$")
 
 
 def exchange_rate_max_age() -> int:
-    return int(settings.CARM.get("EXCHANGE_RATE_MAX_AGE_DAYS", 7))
+    return carm("EXCHANGE_RATE_MAX_AGE_DAYS")
 
 
 # --- Problems ----------------------------------------------------------------------------------------

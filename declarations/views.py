@@ -12,7 +12,6 @@ from __future__ import annotations
 import uuid
 from decimal import Decimal
 
-from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
@@ -29,6 +28,7 @@ from accounts.access import can, program_accounts_for
 from accounts.acting import get_acting_for
 from accounts.models import ProgramAccount
 from accounts.roles import Scope
+from carm_portal.conf import carm
 from carm_portal.exceptions import ApplicationError
 
 from . import deadlines, selectors, services, tasks
@@ -46,12 +46,10 @@ from .forms import (
 from .models import CAD, CADVersion
 
 PAGE_SIZE = 25
-# Uploads with more lines than this are imported by a worker, with a progress page.
-ASYNC_UPLOAD_LINES = 500
 
 
 def _async_upload_lines() -> int:
-    return int(settings.CARM.get("CAD_UPLOAD_ASYNC_LINES", ASYNC_UPLOAD_LINES))
+    return carm("CAD_UPLOAD_ASYNC_LINES")
 TOTAL_KINDS = [
     ("vfd", gettext_lazy("Value for duty")), ("duty", gettext_lazy("Customs duty")),
     ("sima", gettext_lazy("SIMA duty")), ("excise_duty", gettext_lazy("Excise duty")),
@@ -389,7 +387,7 @@ def cad_upload(request):
                          initial={"program_account": accounts.first()})
     if request.method == "POST" and form.is_valid():
         upload = form.cleaned_data["file"]
-        limit = int(settings.CARM.get("UPLOAD_MAX_BYTES", 10 * 1024 * 1024))
+        limit = carm("UPLOAD_MAX_BYTES")
         text = None
         if upload.size > limit:
             form.add_error("file", _("The file is larger than %(mb)d MB.") % {"mb": limit // (1024 * 1024)})

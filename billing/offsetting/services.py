@@ -30,7 +30,6 @@ from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
 
-from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.db.models import Count
 from django.http import Http404
@@ -44,8 +43,9 @@ from accounts.models import Business, Membership, ProgramAccount, User
 from accounts.roles import Right, Scope, roles_with
 from billing import ledger
 from billing.models import LedgerEntry
+from carm_portal.conf import carm
 from carm_portal.exceptions import ApplicationError
-from carm_portal.money import ZERO, format_cad, quantize, to_decimal
+from carm_portal.money import ZERO, format_cad, quantize
 
 from . import selectors
 from .models import Allocation, Refund
@@ -283,12 +283,12 @@ class RefundCheck:
 
 
 def _refund_threshold() -> Decimal:
-    return to_decimal(settings.CARM.get("REFUND_THRESHOLD", Decimal("1000.00")))
+    return carm("REFUND_THRESHOLD")
 
 
 def _refund_cycles() -> int:
     # ASSUMPTION (carm-rules §5): a smaller credit that stood on two statements running.
-    return int(settings.CARM.get("REFUND_SMALL_CREDIT_CYCLES", 2))
+    return carm("REFUND_SMALL_CREDIT_CYCLES")
 
 
 def refund_check(program_account: ProgramAccount, *, today: date | None = None) -> RefundCheck:

@@ -8,9 +8,8 @@ the daily sweep picks those up.) ``CARM["OFFSET_AFTER_NEW_CREDIT"] = False`` tur
 
 from __future__ import annotations
 
-from django.conf import settings
-
 from billing.models import LedgerEntry
+from carm_portal.conf import carm
 
 from .selectors import NEVER_OFFSET_KINDS
 
@@ -20,7 +19,7 @@ def on_ledger_entry_saved(sender, instance: LedgerEntry, created: bool, **kwargs
         return
     if instance.amount is None or instance.amount >= 0 or instance.kind in NEVER_OFFSET_KINDS:
         return
-    if not settings.CARM.get("OFFSET_AFTER_NEW_CREDIT", True):
+    if not carm("OFFSET_AFTER_NEW_CREDIT"):
         return
     from .services import enqueue_apply_offsets
 

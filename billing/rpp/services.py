@@ -23,7 +23,6 @@ from collections.abc import Iterable, Sequence
 from datetime import date, timedelta
 from decimal import Decimal
 
-from django.conf import settings
 from django.core.mail import send_mail
 from django.db import IntegrityError, transaction
 from django.db.models import F, Sum
@@ -35,6 +34,7 @@ from accounts.models import Business, Membership, ProgramAccount, User
 from accounts.roles import Role
 from billing.ledger import post_entry
 from billing.models import DUTIES_AND_TAXES_FIELDS, LedgerEntry
+from carm_portal.conf import carm
 from carm_portal.exceptions import ApplicationError
 from carm_portal.money import ZERO, format_cad, quantize
 
@@ -58,24 +58,24 @@ REQUIREMENT_KINDS = tuple(str(k) for k in LedgerEntry.CAD_KINDS)
 # --- Settings ----------------------------------------------------------------------------------
 
 def bond_share() -> Decimal:
-    return Decimal(settings.CARM.get("RPP_BOND_SHARE", Decimal("0.50")))
+    return carm("RPP_BOND_SHARE")
 
 
 def minimum() -> Decimal:
-    return quantize(settings.CARM.get("RPP_MINIMUM", Decimal("5000.00")))
+    return quantize(carm("RPP_MINIMUM"))
 
 
 def maximum() -> Decimal:
-    return quantize(settings.CARM.get("RPP_MAXIMUM", Decimal("10000000.00")))
+    return quantize(carm("RPP_MAXIMUM"))
 
 
 def grace_days() -> int:
     """Days to cover an increase outside the annual review (carm-rules §3 ASSUMPTION: 30)."""
-    return int(settings.CARM.get("RPP_SHORTFALL_GRACE_DAYS", 30))
+    return carm("RPP_SHORTFALL_GRACE_DAYS")
 
 
 def warning_ratio() -> Decimal:
-    return Decimal(settings.CARM.get("RPP_UTILIZATION_WARNING", Decimal("0.80")))
+    return carm("RPP_UTILIZATION_WARNING")
 
 
 # --- Calendar ----------------------------------------------------------------------------------
