@@ -10,9 +10,9 @@ class BillingConfig(AppConfig):
         from django.db.models.signals import post_delete, post_save
 
         from accounts.readiness import register
+        from carm_portal import reference_tables
 
-        from .ledger import clear_due_date_cache
-        from .models import DueDateOverride
+        from .models import DueDateOverride, InterestRate
         from .overdue import overdue_check
 
         register("overdue", overdue_check, order=60)
@@ -20,5 +20,8 @@ class BillingConfig(AppConfig):
         from .panels import register_panels
 
         register_panels()
-        post_save.connect(clear_due_date_cache, sender=DueDateOverride, dispatch_uid="billing.due_date_cache.save")
-        post_delete.connect(clear_due_date_cache, sender=DueDateOverride, dispatch_uid="billing.due_date_cache.delete")
+        # An admin edit reaches every process: see carm_portal/reference_tables.py.
+        for model in (DueDateOverride, InterestRate):
+            uid = f"reftable-{model._meta.label_lower}"
+            post_save.connect(reference_tables.changed, sender=model, dispatch_uid=f"{uid}-save")
+            post_delete.connect(reference_tables.changed, sender=model, dispatch_uid=f"{uid}-delete")

@@ -1,6 +1,6 @@
 from django.apps import AppConfig
 from django.core import checks
-from django.db.models.signals import post_delete, post_save
+from django.db.models.signals import post_delete, post_migrate, post_save
 
 
 class CarmPortalConfig(AppConfig):
@@ -8,13 +8,13 @@ class CarmPortalConfig(AppConfig):
     verbose_name = "CARM portal"
 
     def ready(self) -> None:
-        from . import calendar
+        from . import reference_tables
         from .conf import check_carm_settings
         from .models import HolidayOverride
 
-        def _clear(**_kwargs):
-            calendar.clear_override_cache()
-
-        post_save.connect(_clear, sender=HolidayOverride, dispatch_uid="holiday-override-save")
-        post_delete.connect(_clear, sender=HolidayOverride, dispatch_uid="holiday-override-delete")
+        # An admin edit reaches every process: see carm_portal/reference_tables.py.
+        post_save.connect(reference_tables.changed, sender=HolidayOverride, dispatch_uid="reftable-holiday-save")
+        post_delete.connect(reference_tables.changed, sender=HolidayOverride, dispatch_uid="reftable-holiday-delete")
+        # Data migrations use historical models (no signals): every table is re-read after migrate.
+        post_migrate.connect(reference_tables.bump_all, sender=self, dispatch_uid="reftable-migrate")
         checks.register(check_carm_settings)

@@ -15,6 +15,18 @@ def _fast_hashing_and_no_lockout(settings):
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 
 
+@pytest.fixture(autouse=True)
+def _fresh_reference_tables():
+    """Admin-edited tables are memoized per process and versioned in the cache; a test's rows
+    are rolled back without any commit hook firing, so every test starts from nothing."""
+    from django.core.cache import cache
+
+    from carm_portal import reference_tables
+
+    reference_tables.clear_local()
+    cache.clear()
+
+
 @pytest.fixture
 def importer(db):
     """An importer business with two RM accounts and a BAM (``importer.bam``)."""
