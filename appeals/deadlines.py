@@ -14,12 +14,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date
 
-from django.conf import settings
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 
-from carm_portal.calendar import calendar_deadline, next_business_day_on_or_after
+from carm_portal.calendar import add_years, calendar_deadline, next_business_day_on_or_after
+from carm_portal.conf import carm
 
 APPEAL_DAYS = 90
 INFO_DAYS = 30
@@ -27,7 +27,7 @@ CITT_DAYS = 90
 
 
 def _rolls() -> bool:
-    return bool(settings.CARM.get("APPEAL_DEADLINE_ROLLS_TO_BUSINESS_DAY", True))
+    return bool(carm("APPEAL_DEADLINE_ROLLS_TO_BUSINESS_DAY"))
 
 
 def deadline_after(start: date, days: int) -> date:
@@ -42,10 +42,7 @@ def appeal_deadline(decision_date: date) -> date:
 def extension_last_day(decision_date: date) -> date:
     """Last day to apply for an extension: one year after the (unrolled) 90 days expire."""
     expired = calendar_deadline(decision_date, APPEAL_DAYS, roll_to_business_day=False)
-    try:
-        last = expired.replace(year=expired.year + 1)
-    except ValueError:  # 29 February
-        last = expired.replace(year=expired.year + 1, month=3, day=1)
+    last = add_years(expired, 1)  # one year after 29 February is 28 February, as everywhere
     return next_business_day_on_or_after(last) if _rolls() else last
 
 

@@ -16,11 +16,11 @@ Rules (carm-rules §6):
 - 90 calendar days to file (``appeals.deadlines``); late filing is refused unless a s.60.1
   extension was granted. A request rejected as incomplete may be resubmitted after the
   deadline if it was first submitted in time.
-- A decision in the importer's favour posts a credit (kind ``appeal_decision``) and, when
-  ``CARM["APPEAL_CREDIT_INTEREST_RATE"]`` (else ``CARM["ADJUSTMENT_INTEREST_RATE"]``) is set,
-  interest on it (simple, daily, 365-day year, from the day after the decision appealed to
-  the day of the decision: an ASSUMPTION, the payment dates of the amounts are not tracked).
-  No rate configured: no interest entry. A denial changes nothing in the ledger.
+- A decision in the importer's favour posts a credit (kind ``appeal_decision``) and, unless
+  ``APPEAL_CREDIT_EARNS_INTEREST`` is off, interest on it computed by ``billing.interest`` (the
+  rate table; from the day after the decision appealed to the day of the decision: an
+  ASSUMPTION, the payment dates of the amounts are not tracked). A denial changes nothing in
+  the ledger.
 """
 
 from __future__ import annotations
@@ -29,7 +29,6 @@ from collections.abc import Sequence
 from datetime import date
 from decimal import Decimal
 
-from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.http import Http404
 from django.utils import timezone
@@ -39,8 +38,11 @@ from accounts import audit
 from accounts.access import program_accounts_for
 from accounts.models import ProgramAccount, User
 from accounts.roles import Scope
+from billing import interest as interest_engine
 from billing import ledger
 from billing.models import LedgerEntry
+from carm_portal import calendar
+from carm_portal.conf import carm
 from carm_portal.exceptions import ApplicationError
 from carm_portal.money import ZERO, format_cad, quantize
 
@@ -152,7 +154,7 @@ def penalty_create(*, actor: User, program_account: ProgramAccount, npa_number: 
     )
     penalty.ledger_entry = ledger.post_entry(
         program_account=program_account, kind=LedgerEntry.Kind.PENALTY, effective_date=served_on,
-        billing_period=ledger.posting_period(served_on, posted_on=today), amount=amount, source=penalty,
+        billing_period=calendar.posting_period(served_on, posted_on=today), amount=amount, source=penalty,
         idempotency_key=f"appeals:npa:{penalty.pk}", reference=npa_number,
         description=_("AMPS penalty %(code)s, NPA %(n)s") % {"code": penalty.contravention_code, "n": npa_number},
         created_by=actor,
@@ -213,7 +215,7 @@ def statement_create(*, actor: User, cad, number: str, decision_date: date, reas
     # Posted like an adjustment: the difference, to the period the decision falls in (or the next open one).
     statement.ledger_entry = ledger.post_entry(
         program_account=cad.program_account, kind=LedgerEntry.Kind.CAD_ADJUSTMENT, effective_date=decision_date,
-        billing_period=ledger.posting_period(decision_date, posted_on=today), amount=change, source=statement,
+        billing_period=calendar.posting_period(decision_date, posted_on=today), amount=change, source=statement,
         idempotency_key=f"appeals:soa:{statement.pk}", reference=cad.transaction_number,
         description=_("Statement of adjustment %(n)s") % {"n": number}, created_by=actor,
     )
@@ -432,17 +434,11 @@ def appeal_reject_incomplete(*, actor: User, appeal: Appeal, note: str) -> Appea
                  note=note, action="rejected_incomplete")
 
 
-def _interest_rate() -> Decimal | None:
-    rate = settings.CARM.get("APPEAL_CREDIT_INTEREST_RATE") or settings.CARM.get("ADJUSTMENT_INTEREST_RATE")
-    return Decimal(str(rate)) if rate else None
-
-
 def credit_interest(amount: Decimal, *, since: date, until: date) -> Decimal:
-    rate = _interest_rate()
-    days = (until - since).days
-    if rate is None or days <= 0:
+    """Interest on an allowed amount, from the day after ``since`` to ``until`` (``billing.interest``)."""
+    if not carm("APPEAL_CREDIT_EARNS_INTEREST"):
         return ZERO
-    return quantize(amount * rate * days / Decimal(365))
+    return interest_engine.interest_between(amount, payable_on=since, paid_on=until).amount
 
 
 def _offset_on_commit(program_account_id: int) -> None:
@@ -489,7 +485,7 @@ def appeal_decide(*, actor: User, appeal: Appeal, outcome: str, reasons: str, am
     changes = {"outcome": outcome, "amount": amount}
     credit = interest = None
     if amount is not None:
-        period = ledger.posting_period(today, posted_on=today)
+        period = calendar.posting_period(today, posted_on=today)
         reference = appeal.penalty.npa_number if appeal.penalty_id else f"APPEAL-{appeal.pk}"
         credit = ledger.post_entry(
             program_account=appeal.program_account, kind=LedgerEntry.Kind.APPEAL_DECISION, effective_date=today,

@@ -173,18 +173,14 @@ def main() -> None:
     import django
 
     django.setup()
-    from datetime import timedelta
 
     import redis
     from django.db import connection
     from django.utils import timezone
 
-    from billing.ledger import billing_period_for, period_start, statement_date
+    from carm_portal.calendar import last_issued_period
 
-    today = timezone.localdate()
-    period = billing_period_for(today)
-    if statement_date(period) > today:
-        period = period_start(period) - timedelta(days=1)
+    period = last_issued_period(timezone.localdate())
     results = []
     if not args.reuse:
         recreate_db()

@@ -111,7 +111,7 @@ class PaymentAdmin(_ReadOnlyAdmin):
 
 @admin.register(InterestRate)
 class InterestRateAdmin(admin.ModelAdmin):
-    list_display = ["quarter_start", "annual_rate", "note"]
+    list_display = ["effective_from", "annual_rate", "note"]
 
 
 @admin.register(DueDateOverride)

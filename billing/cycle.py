@@ -2,9 +2,8 @@
 
 For a chunk of program accounts and a period P (``close_chunk``), inside one transaction:
 
-1. interest (``billing.interest``) is posted to the ledger for P by ONE ``INSERT … SELECT``
-   over the previous statements, keyed ``interest:<account>:<P>``: ``ON CONFLICT DO NOTHING``
-   makes a rerun a no-op;
+1. interest (``billing.interest``, the one engine) and late-payment penalties
+   (``billing.overdue``) are posted to the ledger for P: a rerun skips the keys already written;
 2. the statements are written by ONE ``INSERT … SELECT … GROUP BY`` over the ledger rows of
    the period (the statement's lines), joined to the previous statement for the opening
    balance, ``ON CONFLICT (program_account_id, period_end) DO NOTHING``;
@@ -26,8 +25,10 @@ from datetime import date, timedelta
 from django.db import connection
 from django.utils import timezone
 
-from . import interest as interest_rules
-from . import ledger
+from accounts.models import ProgramAccount
+from carm_portal import calendar
+
+from . import ledger, overdue
 from .models import OWING_SQL, LedgerEntry, Statement
 
 # Kinds with their own statement column; every other kind is a charge (> 0) or a credit (< 0).
@@ -46,10 +47,10 @@ class PeriodDates:
 def period_dates(period_end: date) -> PeriodDates:
     return PeriodDates(
         period_end=period_end,
-        period_start=ledger.period_start(period_end),
-        previous=ledger.period_start(period_end) - timedelta(days=1),
-        due_date=ledger.payment_due_date(period_end),
-        issued_on=ledger.statement_date(period_end),
+        period_start=calendar.period_start(period_end),
+        previous=calendar.previous_period(period_end),
+        due_date=calendar.payment_due_date(period_end),
+        issued_on=calendar.statement_date(period_end),
     )
 
 
@@ -79,47 +80,45 @@ def totals_subquery(ids_sql: str) -> str:
     """  # noqa: S608 - only placeholders and constant kinds are interpolated
 
 
-def post_interest(account_ids: Sequence[int], period_end: date) -> int:
-    """Post the period's interest for the accounts (one INSERT … SELECT); returns rows inserted."""
-    previous, due, days, rate = interest_rules.window(period_end)
-    if days <= 0 or rate <= 0 or not account_ids:
-        return 0
-    now = timezone.now()
-    ids = _in(account_ids)
-    divisor = "365.0" if connection.vendor == "sqlite" else "365"
-    # overdue = previous closing − reductions of period P effective on or before the due date.
-    sql = f"""
-        INSERT INTO billing_ledgerentry
-            (program_account_id, kind, amount, duty, sima, excise_duty, excise_tax, gst, other,
-             effective_date, billing_period, reference, description, idempotency_key, created_at)
-        SELECT o.program_account_id, 'interest', o.amount, 0, 0, 0, 0, 0, o.amount,
-               %s, %s, '', %s, 'interest:' || CAST(o.program_account_id AS TEXT) || ':' || %s, %s
-          FROM (SELECT s.program_account_id, ROUND(s.overdue * %s * %s / {divisor}, 2) AS amount
-                  FROM (SELECT p.program_account_id,
-                               p.closing_balance - COALESCE(r.reduced, 0) AS overdue
-                          FROM billing_statement p
-                          LEFT JOIN (SELECT program_account_id, -SUM(amount) AS reduced
-                                       FROM billing_ledgerentry
-                                      WHERE billing_period = %s AND amount < 0 AND effective_date <= %s
-                                        AND {OWING_SQL}
-                                        AND program_account_id IN ({ids})
-                                      GROUP BY program_account_id) r
-                            ON r.program_account_id = p.program_account_id
-                         WHERE p.period_end = %s AND p.program_account_id IN ({ids})) s
-                 WHERE s.overdue > 0) o
-         WHERE o.amount > 0
-        ON CONFLICT (idempotency_key) DO NOTHING
-    """  # noqa: S608 - only placeholders and a constant are interpolated
-    description = f"Interest {days} d × {rate} on overdue balance (due {due.isoformat()})"
-    params = [
-        period_end, period_end, description[:200], period_end.isoformat(), now,
-        rate, days,
-        period_end, due, *account_ids,
-        previous, *account_ids,
-    ]
-    with connection.cursor() as cursor:
-        cursor.execute(sql, params)
-        return max(cursor.rowcount, 0)
+def post_interest_and_penalties(account_ids: Sequence[int], period_end: date) -> int:
+    """Post the period's interest and late-payment penalties for the accounts; returns entries written.
+
+    The rules are ``billing.overdue`` and ``billing.interest``: two set-based reads (the statements
+    that can be overdue during the period, the payments and credits since), the rule applied per
+    account in Python, one bulk INSERT that skips keys already written
+    (``interest:<account>:<period>``, ``late-payment:<account>:<statement period>``), so a rerun
+    charges nothing twice.
+    """
+    previous = calendar.previous_period(period_end)
+    histories = overdue.load_histories(account_ids, periods=(calendar.previous_period(previous), previous),
+                                       until=period_end)
+    first_day = calendar.period_start(period_end)
+    entries = []
+    for account_id, history in histories.items():
+        account = ProgramAccount(pk=account_id)
+        accrual = overdue.period_interest(first_day, period_end, history)
+        if accrual.amount > 0:
+            entries.append(ledger.build_entry(
+                program_account=account, kind=LedgerEntry.Kind.INTEREST, effective_date=period_end,
+                billing_period=period_end, amount=accrual.amount,
+                idempotency_key=f"interest:{account_id}:{period_end.isoformat()}",
+                description=f"Interest: {accrual.describe()}",
+            ))
+        for statement in history.statements:
+            # Penalised on the period its due date falls in (the one being closed).
+            if statement.period_end != previous:
+                continue
+            penalty = overdue.late_payment_penalty(statement, history)
+            if penalty > 0:
+                entries.append(ledger.build_entry(
+                    program_account=account, kind=LedgerEntry.Kind.PENALTY,
+                    effective_date=statement.due_date + timedelta(days=1), billing_period=period_end,
+                    amount=penalty, idempotency_key=f"late-payment:{account_id}:{statement.period_end.isoformat()}",
+                    description=f"Late payment: statement {statement.period_end.isoformat()} due "
+                                f"{statement.due_date.isoformat()}",
+                ))
+    LedgerEntry.objects.bulk_create(entries, batch_size=1000, ignore_conflicts=True)
+    return len(entries)
 
 
 def insert_statements(account_ids: Sequence[int], period_end: date, run_id: int | None) -> int:
@@ -211,9 +210,9 @@ def fill_hashes(account_ids: Sequence[int], period_end: date) -> int:
 
 
 def close_chunk(account_ids: Sequence[int], period_end: date, run_id: int | None = None) -> int:
-    """Interest, then statements, then hashes, for the accounts. Call inside ``transaction.atomic``."""
+    """Interest and penalties, then statements, then hashes, for the accounts. Call inside ``transaction.atomic``."""
     account_ids = sorted(int(i) for i in account_ids)
-    post_interest(account_ids, period_end)
+    post_interest_and_penalties(account_ids, period_end)
     created = insert_statements(account_ids, period_end, run_id)
     if connection.vendor != "postgresql":
         fill_hashes(account_ids, period_end)

@@ -2,7 +2,7 @@
 
 Runs after ``declarations.demo`` (a year of CADs). Period by period, oldest first: close the
 period (the same cycle the workers run, in process), then pay the statement: on its due date,
-except one paid 12 days late so the next statement carries interest. Idempotent: a period with a
+except one paid 12 days late so the next statement carries interest and the late-payment penalty. Idempotent: a period with a
 complete run is not run again; a payment reference already recorded is skipped.
 """
 
@@ -12,9 +12,10 @@ from datetime import timedelta
 
 from django.utils import timezone
 
-from billing import ledger, services
+from billing import services
 from billing.models import BillingRun, Payment, Statement
 from billing.payments import payment_record
+from carm_portal import calendar
 
 PERIODS = 12
 LATE_INDEX = 8  # the 9th of the 12 statements (a recent one, after the 2025 interest waiver) is paid late
@@ -22,13 +23,7 @@ LATE_DAYS = 12
 
 
 def _periods(today):
-    period = ledger.billing_period_for(today)
-    if ledger.statement_date(period) > today:
-        period = ledger.period_start(period) - timedelta(days=1)
-    out = [period]
-    while len(out) < PERIODS:
-        out.append(ledger.period_start(out[-1]) - timedelta(days=1))
-    return list(reversed(out))
+    return calendar.periods_ending(calendar.last_issued_period(today), PERIODS)
 
 
 def seed(ctx, stdout) -> None:

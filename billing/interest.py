@@ -1,74 +1,130 @@
-"""Interest on overdue balances (carm-rules §4): daily simple interest at the specified rate.
+"""The one interest engine (Customs Act s.33.4; carm-rules §4). Every interest amount is computed here.
 
-ASSUMPTION (documented rule, every input a table or a setting):
+The rule: daily simple interest at the *specified* rate in force on each day, from the day after
+an amount was payable until the day it is paid in full (that day included), on the outstanding
+balance; 365-day year; the sum is rounded half up to the cent once.
 
-* The amount overdue on statement P is the previous statement's closing balance minus every
-  payment or credit (negative ledger entry) of period P effective on or before that statement's
-  due date D: ``overdue = max(0, closing(P-1) − reductions(P, ≤ D))``.
-* It accrues daily simple interest from the day after the due date (D + 1) through the period's
-  last day P, both included: ``days = P − D``. Days before ``CARM["INTEREST_ACCRUES_FROM"]``
-  (default 2026-01-31, the end of the 2025 waiver, Customs Notice 25-02) do not count.
-* The annual rate is the ``InterestRate`` of the quarter containing D + 1 (the specified rate,
-  prescribed + 6 points; seeded, admin-editable). With the default calendar the whole window
-  lies in one month, so in one quarter.
-* ``interest = round_half_up(overdue × rate × days / 365)``: one entry of kind ``interest`` per
-  account and period, effective on P, keyed ``interest:<account id>:<period>``, so a rerun never
-  charges it twice. An amount still unpaid is part of the next closing balance, so it accrues
-  again from the next due date; the days between a period's end and the next due date (the new
-  statement's grace) accrue nothing. A late payment stops the accrual for the next period.
+- **Rates** come from the ``InterestRate`` table (admin-edited, read through
+  ``carm_portal.reference_tables``): each row is in force from its ``effective_from`` day until the
+  next row. One row per quarter, plus rows where a waiver starts or ends: the 2025 waiver
+  (Customs Notice 25-02) is a 0% row, and accrual resumes with the row of 2026-01-31. A window
+  that spans two rows is split: each day is charged at its own rate.
+- **Statements**: ``accrue_daily`` on the amount overdue each day (``billing.overdue.overdue_on``:
+  the latest statement due before the day, less the payments and credits posted since, effective
+  before the day); so a payment stops interest after the day it is posted, and a debt unpaid
+  across a period end keeps accruing with no gap. The billing cycle charges the days of each
+  period on that period's statement (one entry per account and period, idempotent).
+- **Adjustments** (upward s.32.2) and **appeal credits** use ``interest_between`` on a fixed amount.
 
-Worked example 3: 4,200.00 × 9% × 30/365 = 31.07 (``interest_amount``).
+Worked example 3 (carm-rules): 4,200.00 × 9% × 30/365 = 31.07.
 """
 
 from __future__ import annotations
 
+from bisect import bisect_right
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
 from datetime import date, timedelta
 from decimal import Decimal
 
-from django.conf import settings
-
+from carm_portal import reference_tables
 from carm_portal.money import ZERO, quantize, to_decimal
 
-from . import ledger
-from .models import InterestRate
-
 DAYS_IN_YEAR = 365
-DEFAULT_ACCRUES_FROM = date(2026, 1, 31)
 
 
-def interest_amount(overdue: Decimal, annual_rate: Decimal, days: int) -> Decimal:
-    """Daily simple interest, rounded half up to the cent once: overdue × rate × days / 365."""
-    overdue = to_decimal(overdue)
-    if overdue <= 0 or days <= 0:
-        return ZERO
-    return quantize(overdue * to_decimal(annual_rate) * days / DAYS_IN_YEAR)
+@dataclass(frozen=True)
+class Piece:
+    """``balance`` outstanding on each day from ``first`` to ``last`` (both included) at ``rate``."""
+
+    first: date
+    last: date
+    balance: Decimal
+    rate: Decimal
+
+    @property
+    def days(self) -> int:
+        return (self.last - self.first).days + 1
+
+    @property
+    def exact(self) -> Decimal:
+        return self.balance * self.rate * self.days / DAYS_IN_YEAR
 
 
-def quarter_start(day: date) -> date:
-    return date(day.year, 3 * ((day.month - 1) // 3) + 1, 1)
+@dataclass(frozen=True)
+class Accrual:
+    """An interest amount with the day ranges, balances and rates that make it (for explanations)."""
+
+    pieces: tuple[Piece, ...] = field(default_factory=tuple)
+
+    @property
+    def amount(self) -> Decimal:
+        return quantize(sum((p.exact for p in self.pieces), ZERO)) if self.pieces else ZERO
+
+    @property
+    def days(self) -> int:
+        return sum(p.days for p in self.pieces)
+
+    def describe(self) -> str:
+        """Plain text, language-neutral: '2026-12-02–2026-12-17 16 d × 4200.00 @ 0.090000; …'."""
+        return "; ".join(
+            f"{p.first.isoformat()}–{p.last.isoformat()} {p.days} d × {p.balance} @ {p.rate}" for p in self.pieces
+        )
 
 
 def rate_on(day: date) -> Decimal:
-    """The specified annual rate in force on ``day`` (the latest quarter row on or before it)."""
-    rate = (
-        InterestRate.objects.filter(quarter_start__lte=day).order_by("-quarter_start")
-        .values_list("annual_rate", flat=True).first()
-    )
-    return rate if rate is not None else ZERO
+    """The specified annual rate in force on ``day`` (0 before the first row)."""
+    rates = reference_tables.interest_rates()
+    i = bisect_right([start for start, _ in rates], day)
+    return rates[i - 1][1] if i else ZERO
 
 
-def accrues_from() -> date:
-    value = settings.CARM.get("INTEREST_ACCRUES_FROM", DEFAULT_ACCRUES_FROM)
-    return value if isinstance(value, date) or value is None else date.fromisoformat(value)
+def _rate_pieces(first: date, last: date, balance: Decimal) -> list[Piece]:
+    """Split ``first..last`` where the rate changes."""
+    rates = reference_tables.interest_rates()
+    pieces = []
+    day = first
+    while day <= last:
+        rate = rate_on(day)
+        later = [start for start, _ in rates if start > day]
+        end = min(last, later[0] - timedelta(days=1)) if later else last
+        if rate > 0 and balance > 0:
+            pieces.append(Piece(day, end, balance, rate))
+        day = end + timedelta(days=1)
+    return pieces
 
 
-def window(period_end: date) -> tuple[date, date, int, Decimal]:
-    """(previous period end, its due date D, interest days in period ``period_end``, rate)."""
-    previous = ledger.period_start(period_end) - timedelta(days=1)
-    due = ledger.payment_due_date(previous)
-    first_day = due + timedelta(days=1)
-    floor = accrues_from()
-    if floor is not None:
-        first_day = max(first_day, floor)
-    days = max(0, (period_end - first_day).days + 1)
-    return previous, due, days, rate_on(due + timedelta(days=1)) if days else ZERO
+def accrue(daily_balances: Iterable[tuple[date, date, Decimal]]) -> Accrual:
+    """Interest on balances given as (first day, last day, balance outstanding on each of those days)."""
+    pieces: list[Piece] = []
+    for first, last, balance in daily_balances:
+        if last >= first and balance > 0:
+            pieces.extend(_rate_pieces(first, last, to_decimal(balance)))
+    return Accrual(tuple(pieces))
+
+
+def interest_between(amount: Decimal, *, payable_on: date, paid_on: date) -> Accrual:
+    """Interest on a fixed ``amount`` payable on ``payable_on`` and paid on ``paid_on``: from the
+    day after ``payable_on`` to ``paid_on`` included (a payment 2 days late: 2 days)."""
+    return accrue([(payable_on + timedelta(days=1), paid_on, to_decimal(amount))])
+
+
+def accrue_daily(first: date, last: date, balance_on: Callable[[date], Decimal]) -> Accrual:
+    """Interest for the days ``first..last`` on ``balance_on(day)``, the balance outstanding at
+    the start of each day (runs of equal balances are grouped)."""
+    runs: list[tuple[date, date, Decimal]] = []
+    day = first
+    while day <= last:
+        balance = balance_on(day)
+        if runs and runs[-1][2] == balance:
+            runs[-1] = (runs[-1][0], day, balance)
+        else:
+            runs.append((day, day, balance))
+        day += timedelta(days=1)
+    return accrue(runs)
+
+
+def is_waived(day: date) -> bool:
+    """A waiver is a 0% row of the rate table in force on ``day`` (interest and penalties)."""
+    rates = reference_tables.interest_rates()
+    return bool(rates) and day >= rates[0][0] and rate_on(day) == 0

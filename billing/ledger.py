@@ -1,9 +1,6 @@
-"""Posting to the ledger, the harmonized billing calendar, and balances.
+"""Posting to the ledger, and balances.
 
-The billing period runs from the 18th of one month to the 17th of the next (carm-rules §4);
-a period is named by its last day, the 17th. The statement (SOA) is issued on the 25th and
-payment is due 10 weekdays after the 17th, holidays *counted* (brokers' reading of the rule),
-with an override table for the deferred due dates CBSA publishes.
+Periods and due dates come from ``carm_portal.calendar`` (the one calendar).
 
 ``post_entry`` is the one write path. It is idempotent: a retried post with the same key
 returns the entry already written, never a second one.
@@ -12,28 +9,21 @@ returns the entry already written, never a second one.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from datetime import date, timedelta
+from datetime import date
 from decimal import Decimal
 
-from django.conf import settings
 from django.contrib.contenttypes.models import ContentType
 from django.db import IntegrityError, models, transaction
 from django.db.models import Sum
 from django.utils import timezone
 
 from accounts.models import ProgramAccount, User
+from carm_portal import calendar
 from carm_portal.money import ZERO, quantize
 
 from .models import BREAKDOWN_FIELDS, DUTIES_AND_TAXES_FIELDS, LedgerEntry
 
 __all__ = [
-    "billing_period_for",
-    "period_start",
-    "next_period",
-    "statement_date",
-    "posting_period",
-    "add_weekdays",
-    "payment_due_date",
     "build_entry",
     "post_entry",
     "post_entries_bulk",
@@ -41,113 +31,6 @@ __all__ = [
     "source_entries",
     "source_total",
 ]
-
-PERIOD_END_DAY = 17
-STATEMENT_DAY = 25
-PAYMENT_DUE_WEEKDAYS = 10
-
-
-# --- The billing calendar ----------------------------------------------------------------------
-
-def _add_month(day: date, months: int = 1) -> date:
-    month_index = day.year * 12 + (day.month - 1) + months
-    return date(month_index // 12, month_index % 12 + 1, day.day)
-
-
-def billing_period_for(day: date) -> date:
-    """The period (its last day, a 17th) that contains ``day``: 18th of one month to 17th of next."""
-    if day.day <= PERIOD_END_DAY:
-        return day.replace(day=PERIOD_END_DAY)
-    return _add_month(day.replace(day=PERIOD_END_DAY))
-
-
-def period_start(period_end: date) -> date:
-    """The first day (the 18th of the previous month) of the period ending ``period_end``."""
-    return _add_month(period_end.replace(day=PERIOD_END_DAY + 1), -1)
-
-
-def next_period(period_end: date) -> date:
-    return _add_month(period_end.replace(day=PERIOD_END_DAY))
-
-
-def statement_date(period_end: date) -> date:
-    """The SOA for a period is issued on the 25th of the month the period ends in."""
-    return period_end.replace(day=STATEMENT_DAY)
-
-
-def posting_period(anchor: date, *, posted_on: date) -> date:
-    """The period an entry about ``anchor`` lands in when it is posted on ``posted_on``.
-
-    The anchor's own period while its statement is not issued yet (a correction filed before
-    the 25th appears on that SOA); otherwise the next statement to be issued. A statement that
-    was issued is never changed.
-    """
-    period = billing_period_for(anchor)
-    while posted_on >= statement_date(period):
-        period = next_period(period)
-    return period
-
-
-def add_weekdays(start: date, count: int) -> date:
-    """``count`` Monday-to-Friday days after ``start``; holidays are counted, not skipped."""
-    day = start
-    remaining = count
-    while remaining > 0:
-        day += timedelta(days=1)
-        if day.weekday() < 5:
-            remaining -= 1
-    return day
-
-
-def _due_date_overrides() -> dict[date, date]:
-    raw = settings.CARM.get("PAYMENT_DUE_DATE_OVERRIDES", {}) or {}
-    return {
-        (k if isinstance(k, date) else date.fromisoformat(k)): (v if isinstance(v, date) else date.fromisoformat(v))
-        for k, v in raw.items()
-    }
-
-
-# The DueDateOverride table, cached per process for a minute (due dates are looked up per CAD row in
-# lists); saving or deleting an override clears this process's copy (signals in BillingConfig.ready).
-_OVERRIDE_TTL_SECONDS = 60.0
-_override_cache: dict = {"at": 0.0, "data": None}
-
-
-def clear_due_date_cache(**_kwargs) -> None:
-    _override_cache["data"] = None
-
-
-def _table_override(period_end: date) -> date | None:
-    """The admin-editable ``DueDateOverride`` row for the period, if any."""
-    import time
-
-    from django.db import DatabaseError
-
-    from .models import DueDateOverride
-
-    data = _override_cache["data"]
-    if data is None or time.monotonic() - _override_cache["at"] > _OVERRIDE_TTL_SECONDS:
-        try:
-            data = dict(DueDateOverride.objects.values_list("period_end", "due_date"))
-        except (DatabaseError, RuntimeError):  # no database (yet): pure date code, tests without a DB
-            return None
-        _override_cache.update(at=time.monotonic(), data=data)
-    return data.get(period_end)
-
-
-def payment_due_date(period_end: date) -> date:
-    """10 weekdays after the period's 17th (2025-11-17 → 2025-12-01), unless CBSA deferred it.
-
-    The ``DueDateOverride`` table (admin) wins; ``CARM["PAYMENT_DUE_DATE_OVERRIDES"]`` (a dict
-    period end → CBSA's published due date) is the fallback.
-    """
-    override = _table_override(period_end)
-    if override is None:
-        override = _due_date_overrides().get(period_end)
-    if override is not None:
-        return override
-    return add_weekdays(period_end, int(settings.CARM.get("PAYMENT_DUE_WEEKDAYS", PAYMENT_DUE_WEEKDAYS)))
-
 
 # --- Posting ------------------------------------------------------------------------------------
 
@@ -191,7 +74,7 @@ def build_entry(
         amount = quantize(amount)
         parts["other"] = amount
     if billing_period is None:
-        billing_period = posting_period(effective_date, posted_on=posted_on or timezone.localdate())
+        billing_period = calendar.posting_period(effective_date, posted_on=posted_on or timezone.localdate())
     entry = LedgerEntry(
         program_account=program_account,
         kind=kind,

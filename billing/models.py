@@ -21,6 +21,7 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from accounts.models import ProgramAccount
+from carm_portal import calendar
 
 # The tax kinds an entry is broken down into; they sum to ``amount``.
 BREAKDOWN_FIELDS = ("duty", "sima", "excise_duty", "excise_tax", "gst", "other")
@@ -147,7 +148,7 @@ class LedgerEntry(models.Model):
             raise ValidationError(
                 {"amount": _("The amount must equal the sum of its breakdown by tax kind.")}
             )
-        if self.billing_period is not None and self.billing_period.day != 17:
+        if self.billing_period is not None and not calendar.is_period_end(self.billing_period):
             raise ValidationError({"billing_period": _("A billing period ends on the 17th.")})
 
 
@@ -372,26 +373,28 @@ class Payment(models.Model):
 
 
 class InterestRate(models.Model):
-    """The CBSA prescribed annual rate for a quarter; the specified rate adds ``SPECIFIED_RATE_SPREAD``."""
+    """The specified annual rate (CBSA's prescribed rate + 6 points) in force from ``effective_from``
+    until the next row's day. One row per quarter, plus rows where a waiver starts or ends: a
+    waiver is a 0% row (the 2025 CARM transition, Customs Notice 25-02); it waives penalties too."""
 
-    quarter_start = models.DateField(_("quarter start"), unique=True)
+    effective_from = models.DateField(_("in force from"), unique=True)
     annual_rate = models.DecimalField(
         _("annual rate"), max_digits=8, decimal_places=6,
-        help_text=_("The specified rate charged on overdue amounts, as a fraction: 0.09 for 9%."),
+        help_text=_("The specified rate charged on overdue amounts, as a fraction: 0.09 for 9%. 0 is a waiver."),
     )
     note = models.CharField(_("note"), max_length=200, blank=True)
 
     class Meta:
-        ordering = ["-quarter_start"]
+        ordering = ["-effective_from"]
         verbose_name = _("interest rate")
         verbose_name_plural = _("interest rates")
 
     def __str__(self) -> str:
-        return f"{self.quarter_start}: {self.annual_rate}"
+        return f"{self.effective_from}: {self.annual_rate}"
 
     def clean(self) -> None:
-        if self.quarter_start and (self.quarter_start.day != 1 or self.quarter_start.month not in (1, 4, 7, 10)):
-            raise ValidationError({"quarter_start": _("A quarter starts on 1 January, April, July or October.")})
+        if self.annual_rate is not None and not (0 <= self.annual_rate < 1):
+            raise ValidationError({"annual_rate": _("A rate is a fraction between 0 and 1: 0.09 for 9%.")})
 
 
 class DueDateOverride(models.Model):
@@ -410,5 +413,5 @@ class DueDateOverride(models.Model):
         return f"{self.period_end} → {self.due_date}"
 
     def clean(self) -> None:
-        if self.period_end and self.period_end.day != 17:
+        if self.period_end and not calendar.is_period_end(self.period_end):
             raise ValidationError({"period_end": _("A billing period ends on the 17th.")})

@@ -21,6 +21,7 @@ from accounts import audit
 from accounts.access import program_accounts_for
 from accounts.models import ProgramAccount, User
 from accounts.roles import Scope
+from carm_portal import calendar
 from carm_portal.conf import carm
 from carm_portal.exceptions import ApplicationError
 from carm_portal.money import ZERO, format_cad, quantize
@@ -46,10 +47,10 @@ def card_total_in_cycle(program_account: ProgramAccount, received_on: date) -> D
     ASSUMPTION: RPP cash deposits paid by card count too once the RPP app records them as
     card payments (they would be ``Payment`` rows with method credit_card).
     """
-    cycle_end = ledger.billing_period_for(received_on)
+    cycle_end = calendar.billing_period_for(received_on)
     total = Payment.objects.filter(
         program_account=program_account, method=Payment.Method.CREDIT_CARD,
-        received_on__gte=ledger.period_start(cycle_end), received_on__lte=cycle_end,
+        received_on__gte=calendar.period_start(cycle_end), received_on__lte=cycle_end,
     ).aggregate(t=Sum("amount"))["t"]
     return quantize(total or ZERO)
 
@@ -120,7 +121,7 @@ def payment_record(
                     "card now. Use another method for the rest."
                 ) % {"cap": format_cad(card_cap()), "used": format_cad(used), "left": format_cad(left)}
                 raise ApplicationError(message, field_errors={"amount": [message]})
-        period = ledger.posting_period(received_on, posted_on=posted_on or today)
+        period = calendar.posting_period(received_on, posted_on=posted_on or today)
         entry = ledger.post_entry(
             program_account=program_account, kind=LedgerEntry.Kind.PAYMENT, amount=-amount,
             effective_date=received_on, billing_period=period,

@@ -21,10 +21,10 @@ from django.utils.translation import gettext_lazy as _
 from accounts.access import program_accounts_for
 from accounts.models import Business, ProgramAccount, User
 from accounts.roles import Scope
+from carm_portal import calendar
 from carm_portal.money import ZERO, quantize
 from declarations.models import CAD, CADVersion
 
-from . import ledger
 from .models import DUTIES_AND_TAXES_FIELDS, BillingRun, LedgerEntry, Payment, Statement
 
 __all__ = [
@@ -249,9 +249,7 @@ def payments_for(user: User, business: Business | None, *, program_account=None)
 
 def _month_periods(today: date, months: int) -> list[date]:
     """The last ``months`` period ends (17ths), oldest first, ending with today's period."""
-    last = ledger.billing_period_for(today)
-    index = last.year * 12 + last.month - 1
-    return [date((index - i) // 12, (index - i) % 12 + 1, 17) for i in range(months - 1, -1, -1)]
+    return calendar.periods_ending(calendar.billing_period_for(today), months)
 
 
 def monthly_duties_and_taxes(accounts: QuerySet[ProgramAccount], *, months: int = 12,
@@ -305,7 +303,7 @@ def balance_overview(user: User, business: Business | None, *, today: date | Non
     if due:
         next_due, next_amount = due["due_date"], quantize(due["amount"])
     else:
-        next_due, next_amount = ledger.payment_due_date(ledger.billing_period_for(today)), None
+        next_due, next_amount = calendar.payment_due_date(calendar.billing_period_for(today)), None
     return BalanceOverview(
         balance=quantize(total or ZERO), accounts=len(account_ids), next_due_date=next_due,
         next_due_amount=next_amount, latest_statement=latest,

@@ -27,6 +27,7 @@ from django.utils.translation import gettext as _
 
 from accounts import audit
 from accounts.models import ProgramAccount, User
+from carm_portal import calendar
 from carm_portal.conf import carm
 from carm_portal.exceptions import ApplicationError
 
@@ -55,16 +56,14 @@ def accounts_to_close(period_end: date) -> list[int]:
 
 
 def _check_period(period_end: date, *, today: date | None = None, force: bool = False) -> None:
-    if period_end.day != 17:
+    if not calendar.is_period_end(period_end):
         raise ApplicationError(_("A billing period ends on the 17th."), field_errors={"period_end": [
             _("A billing period ends on the 17th.")]})
-    from .ledger import statement_date
-
     today = today or timezone.localdate()
-    if not force and statement_date(period_end) > today:
+    if not force and calendar.statement_date(period_end) > today:
         raise ApplicationError(
             _("The statement for the period ending %(period)s is issued on %(day)s; it cannot be closed before.")
-            % {"period": period_end.isoformat(), "day": statement_date(period_end).isoformat()},
+            % {"period": period_end.isoformat(), "day": calendar.statement_date(period_end).isoformat()},
             field_errors={"period_end": [_("Too early to close this period.")]},
         )
 

@@ -12,7 +12,9 @@ from datetime import date
 from celery import shared_task
 from django.utils import timezone
 
-from . import ledger, notices, services
+from carm_portal import calendar
+
+from . import notices, services
 
 CHUNK_LIMITS = {"soft_time_limit": 600, "time_limit": 660}
 
@@ -28,7 +30,7 @@ def run_billing_cycle(period_end: str | None = None, started_by_id: int | None =
 
     if period_end is None:
         today = timezone.localdate()
-        period = today.replace(day=ledger.PERIOD_END_DAY)
+        period = today.replace(day=calendar.period_end_day())
     else:
         period = _as_date(period_end)
     actor = User.objects.filter(pk=started_by_id).first() if started_by_id else None

@@ -68,7 +68,7 @@ DECLARED: dict[str, Setting] = {
     ),
     "PERIOD_END_DAY": Setting(int, 17, "Day of the month a billing period ends."),
     "STATEMENT_DAY": Setting(int, 25, "Day of the month the statement is issued."),
-    "LATE_PAYMENT_PENALTY": Setting(Decimal, Decimal("200.00"), "Late-payment penalty amount (declared in settings; not read by code yet)."),
+    "LATE_PAYMENT_PENALTY": Setting(Decimal, Decimal("200.00"), "ASSUMPTION (carm-rules §4, AMPS C336): flat late-payment penalty, once per statement not paid by its due date."),
     "CREDIT_CARD_CYCLE_CAP": Setting(
         Decimal, Decimal("4999.99"), "Most a cycle's credit-card payments may total."
     ),
@@ -105,7 +105,9 @@ DECLARED: dict[str, Setting] = {
         bool, True, "ASSUMPTION: an appeal deadline on a weekend or holiday moves to the next business day."
     ),
     "APPEAL_CREDIT_EARNS_INTEREST": Setting(
-        bool, True, "ASSUMPTION: a credit from an allowed appeal earns interest."
+        bool, False,
+        "ASSUMPTION: off. CBSA pays interest on refunds at the *prescribed* rate, not the specified "
+        "rate the InterestRate table holds; switched on, the credit earns the table's rate.",
     ),
 }
 

@@ -1,64 +1,62 @@
-"""CAD deadlines and time limits (carm-rules §2), counted with ``carm_portal.calendar``.
+"""CAD deadlines and time limits (carm-rules §2); every date is counted by ``carm_portal.calendar``.
 
-- Accounting due date: 5 business days after release (Canadian federal holidays skipped);
-  courier low-value shipments and continuous transmission: the 24th of the month after release.
-- Correction or adjustment: a change filed on or before the payment due date of the billing
-  period the CAD was charged in is a correction; after it, an adjustment.
+- Accounting due date: 5 business days after release; courier low-value shipments and
+  continuous transmission: the 24th of the month after release (``calendar.cad_due_date``).
+- Billing: those two types are on the calendar-month cycle (``calendar.billing_period_of_release``).
+- Correction or adjustment: a change filed *before* the payment due date of the billing period
+  the CAD was charged in is a correction; on or after it, an adjustment.
 - s.32.2: a correction of origin, classification or value for duty within 90 days of having
-  reason to believe. s.74: a refund within 4 years of the accounting (release) date.
+  reason to believe. s.74: a refund within 4 years of the accounting date (the day the CAD was
+  accounted, i.e. accepted).
 """
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, timedelta
 
-from django.conf import settings
-
-from billing.ledger import payment_due_date
 from carm_portal import calendar
+from carm_portal.conf import carm
 
 from .models import CAD
 
-S32_2_DAYS = 90
-S74_YEARS = 4
-MONTHLY_DUE_DAY = 24
+CALENDAR_MONTH_TYPES = (CAD.Type.COURIER_LVS, CAD.Type.CONTINUOUS)
 
 
-def _next_month(day: date, day_of_month: int) -> date:
-    month_index = day.year * 12 + day.month  # the month after ``day``, 0-based
-    return date(month_index // 12, month_index % 12 + 1, day_of_month)
+def on_calendar_month_cycle(cad_type: str) -> bool:
+    return cad_type in CALENDAR_MONTH_TYPES
 
 
 def cad_due_date(release_date: date | None, cad_type: str) -> date | None:
     if release_date is None:
         return None
-    if cad_type in (CAD.Type.COURIER_LVS, CAD.Type.CONTINUOUS):
-        return _next_month(release_date, MONTHLY_DUE_DAY)
-    return calendar.add_business_days(release_date, int(settings.CARM.get("CAD_DUE_BUSINESS_DAYS", 5)))
+    return calendar.cad_due_date(release_date, calendar_month=on_calendar_month_cycle(cad_type))
 
 
-def correction_deadline(cad: CAD) -> date | None:
-    """The last day a change is a (free, auto-approved) correction rather than an adjustment."""
+def billing_period(cad: CAD, *, posted_on: date) -> date:
+    """The period a change to ``cad`` posted on ``posted_on`` is billed in."""
+    return calendar.posting_period(cad.release_date, posted_on=posted_on,
+                                   calendar_month=on_calendar_month_cycle(cad.cad_type))
+
+
+def correction_last_day(cad: CAD) -> date | None:
+    """The last day a change is a (free, auto-approved) correction: the day before the payment
+    due date of the period the CAD was billed in."""
     if cad.billing_period is None:
         return None
-    return payment_due_date(cad.billing_period)
+    return calendar.payment_due_date(cad.billing_period) - timedelta(days=1)
 
 
-def add_years(day: date, years: int) -> date:
-    try:
-        return day.replace(year=day.year + years)
-    except ValueError:  # 29 February
-        return day.replace(year=day.year + years, day=28)
+def is_correction(cad: CAD, today: date) -> bool:
+    last_day = correction_last_day(cad)
+    return last_day is not None and today <= last_day
 
 
 def s32_2_deadline(reason_to_believe_date: date) -> date:
-    return calendar.calendar_deadline(
-        reason_to_believe_date, int(settings.CARM.get("S32_2_DAYS", S32_2_DAYS)), roll_to_business_day=False
-    )
+    return calendar.calendar_deadline(reason_to_believe_date, carm("S32_2_DAYS"), roll_to_business_day=False)
 
 
-def s74_deadline(release_date: date) -> date:
-    return add_years(release_date, int(settings.CARM.get("S74_YEARS", S74_YEARS)))
+def s74_deadline(accounting_date: date) -> date:
+    return calendar.add_years(accounting_date, carm("S74_YEARS"))
 
 
 def due_soon_until(today: date, business_days: int = 5) -> date:
@@ -67,9 +65,11 @@ def due_soon_until(today: date, business_days: int = 5) -> date:
 
 __all__ = [
     "cad_due_date",
-    "correction_deadline",
+    "billing_period",
+    "correction_last_day",
+    "is_correction",
+    "on_calendar_month_cycle",
     "s32_2_deadline",
     "s74_deadline",
-    "add_years",
     "due_soon_until",
 ]

@@ -35,6 +35,7 @@ from stdnum import luhn
 from accounts.models import Business, ProgramAccount, User
 from billing import ledger
 from billing.models import LedgerEntry
+from carm_portal import calendar
 
 from . import bulk, deadlines, transaction_numbers
 from .calculation import Totals, cad_totals, line_amounts, specific_amount
@@ -292,7 +293,7 @@ class CadHistoryGenerator:
         cad.status = CAD.Status.ACCEPTED
         cad.accepted_at = cad.submitted_at
         cad.current_version = 1
-        cad.billing_period = ledger.posting_period(cad.release_date, posted_on=submitted_on)
+        cad.billing_period = deadlines.billing_period(cad, posted_on=submitted_on)
         roll = self.rng.random()
         if roll < 0.005:
             cad.status = CAD.Status.WITHDRAWN  # withdrawn later; history written in _history
@@ -318,7 +319,7 @@ class CadHistoryGenerator:
         if fate == "accepted":
             return entries, versions, lines
         on = min(self.today, accepted_on + timedelta(days=self.rng.randint(1, 3)))
-        period = ledger.posting_period(cad.release_date, posted_on=on)
+        period = deadlines.billing_period(cad, posted_on=on)
         if fate == "withdrawn":
             final_lines: list[CADLine] = []
             new_totals = Totals()
@@ -365,8 +366,7 @@ class CadHistoryGenerator:
 
 
 def _month_start(day: date, back: int) -> date:
-    index = day.year * 12 + day.month - 1 - back
-    return date(index // 12, index % 12 + 1, 1)
+    return calendar.add_months(day.replace(day=1), -back)
 
 
 def _at(day: date) -> datetime:

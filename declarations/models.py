@@ -271,6 +271,12 @@ class CAD(_TotalsMixin, models.Model):
     def is_editable(self) -> bool:
         return self.status in self.OPEN_STATUSES
 
+    @property
+    def accounting_date(self):
+        """The day the CAD was accounted (accepted by CBSA); s.74's four years count from it."""
+        accounted = self.accepted_at or self.submitted_at
+        return timezone.localdate(accounted) if accounted else None
+
 
 class CADLine(models.Model):
     """One invoice line of the CAD's current version. Amounts are computed, never typed."""

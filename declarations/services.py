@@ -16,11 +16,10 @@ import hashlib
 import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from datetime import date, timedelta
+from datetime import date
 from decimal import Decimal
 from typing import Any
 
-from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.db.models import Max
 from django.http import Http404
@@ -31,10 +30,12 @@ from accounts import audit
 from accounts.access import delegations_in_force, program_accounts_for
 from accounts.models import Business, Membership, ProgramAccount, User
 from accounts.roles import Scope
-from billing import ledger
+from billing import interest, ledger
 from billing.models import LedgerEntry
+from carm_portal import calendar
+from carm_portal.conf import carm
 from carm_portal.exceptions import ApplicationError
-from carm_portal.money import ZERO, quantize
+from carm_portal.money import ZERO
 
 from . import deadlines, transaction_numbers
 from .calculation import Totals, cad_totals
@@ -456,7 +457,7 @@ def cad_submit(
     _replace_lines(cad, line_objects)
     audit.record("declarations.cad.submitted", actor=actor, target=cad, acting_for=cad.program_account.business,
                  changes={"duties_and_taxes": cad.dt_total, "late": cad.submitted_late})
-    if settings.CARM.get("CAD_AUTO_ACCEPT", False):
+    if carm("CAD_AUTO_ACCEPT"):
         _accept(cad, line_objects, actor=None, today=today)
     _remember(key_row, cad)
     return cad
@@ -514,7 +515,7 @@ def cad_file(
     cad.submitted_at = now
     cad.submitted_late = cad.due_date is not None and today > cad.due_date
     cad.updated_at = now
-    auto_accept = settings.CARM.get("CAD_AUTO_ACCEPT", False)
+    auto_accept = carm("CAD_AUTO_ACCEPT")
     if auto_accept:
         mark_accepted(cad, today=today, now=now)
     _save_numbered(cad)
@@ -578,7 +579,7 @@ def mark_accepted(cad: CAD, *, today: date, now) -> None:
     cad.status = CAD.Status.ACCEPTED
     cad.accepted_at = now
     cad.current_version = 1
-    cad.billing_period = ledger.posting_period(cad.release_date, posted_on=today)
+    cad.billing_period = deadlines.billing_period(cad, posted_on=today)
     cad.updated_at = now
 
 
@@ -713,13 +714,13 @@ def _check_legal_basis(*, cad: CAD, legal_basis: str | None, lowering: bool, key
                     "Too late for a s. 32.2 correction: it had to be filed within 90 days of having reason to "
                     "believe (by %(limit)s)."
                 ) % {"limit": limit})
-    if lowering and cad.release_date is not None:
-        limit = deadlines.s74_deadline(cad.release_date)
+    if lowering and cad.accounting_date is not None:
+        limit = deadlines.s74_deadline(cad.accounting_date)
         if today > limit:
             problems.add("legal_basis", _(
                 "Too late for a refund: under s. 74 it must be claimed within 4 years of the accounting date "
-                "(released %(release)s, limit %(limit)s)."
-            ) % {"release": cad.release_date, "limit": limit})
+                "(accounted %(accounted)s, limit %(limit)s)."
+            ) % {"accounted": cad.accounting_date, "limit": limit})
     return legal_basis
 
 
@@ -772,8 +773,7 @@ def cad_amend(
                                reason_to_believe_date=reason_to_believe_date, today=today, problems=problems)
     if problems:
         _raise(problems, _("This change cannot be filed: please correct the errors below."))
-    deadline = deadlines.correction_deadline(cad)
-    is_correction = deadline is not None and today <= deadline
+    is_correction = deadlines.is_correction(cad, today)
     version = CADVersion(
         cad=cad, number=_next_number(cad), base_number=cad.current_version,
         kind=CADVersion.Kind.CORRECTION if is_correction else CADVersion.Kind.ADJUSTMENT,
@@ -786,7 +786,7 @@ def cad_amend(
         _apply_version(cad, version, new_lines, kind=LedgerEntry.Kind.CAD_CORRECTION, actor=actor,
                        effective_date=today,
                        # Filed before the 25th, a correction shows on the SOA that billed the CAD.
-                       billing_period=ledger.posting_period(cad.release_date, posted_on=today))
+                       billing_period=deadlines.billing_period(cad, posted_on=today))
     else:
         version.save()
     audit.record(
@@ -798,34 +798,26 @@ def cad_amend(
 
 
 def _interest_on(cad: CAD, version: CADVersion, delta: Totals, *, actor: User, today: date) -> None:
-    """Interest on an upward adjustment, from the day after the original payment due date.
-
-    Only when ``CARM["ADJUSTMENT_INTEREST_RATE"]`` (the annual specified rate) is set: simple daily
-    accrual, 365-day year. TODO: a quarterly rate table and the 2025 waiver (Customs Notice 25-02)
-    belong to the billing issue; until then no rate means no interest entry.
-    """
-    rate = settings.CARM.get("ADJUSTMENT_INTEREST_RATE")
-    if not rate or delta.duties_and_taxes <= 0 or cad.billing_period is None:
+    """Interest on an upward adjustment (s.32.2: the duty and its interest are paid together):
+    from the day after the original payment due date to the day the adjustment is approved."""
+    if delta.duties_and_taxes <= 0 or cad.billing_period is None:
         return
-    payable_from = ledger.payment_due_date(cad.billing_period) + timedelta(days=1)
-    days = (today - payable_from).days + 1
-    if days <= 0:
-        return
-    amount = quantize(delta.duties_and_taxes * Decimal(str(rate)) * days / Decimal(365))
-    if amount <= ZERO:
+    accrual = interest.interest_between(delta.duties_and_taxes, payable_on=calendar.payment_due_date(cad.billing_period),
+                                        paid_on=today)
+    if accrual.amount <= ZERO:
         return
     ledger.post_entry(
         program_account=cad.program_account, kind=LedgerEntry.Kind.INTEREST, effective_date=today,
-        billing_period=ledger.billing_period_for(today), amount=amount, source=version,
+        billing_period=calendar.billing_period_for(today), amount=accrual.amount, source=version,
         idempotency_key=f"cad:{cad.pk}:v{version.number}:interest", reference=cad.transaction_number,
-        description=_("Interest on adjustment, %(days)d days") % {"days": days}, created_by=actor,
+        description=_("Interest on adjustment, %(days)d days") % {"days": accrual.days}, created_by=actor,
     )
 
 
 @transaction.atomic
 def cad_adjustment_review(*, actor: User, version: CADVersion, approve: bool, reason: str = "",
                           today: date | None = None) -> CADVersion:
-    """CBSA approves (posting the difference, and interest if configured) or rejects an adjustment."""
+    """CBSA approves (posting the difference, and interest on an increase) or rejects an adjustment."""
     _require_cbsa(actor)
     today = _today(today)
     cad = _lock(version.cad)
@@ -844,7 +836,7 @@ def cad_adjustment_review(*, actor: User, version: CADVersion, approve: bool, re
         version.status = CADVersion.Status.APPROVED
         # An adjustment posts to the SOA of the period it is approved in.
         _apply_version(cad, version, lines_from_snapshot(cad, version.lines), kind=LedgerEntry.Kind.CAD_ADJUSTMENT,
-                       actor=actor, effective_date=today, billing_period=ledger.billing_period_for(today))
+                       actor=actor, effective_date=today, billing_period=calendar.billing_period_for(today))
         _interest_on(cad, version, delta, actor=actor, today=today)
     else:
         version.status = CADVersion.Status.REJECTED
@@ -881,7 +873,7 @@ def cad_withdraw(*, actor: User, cad: CAD, reason: str = "", reason_codes: Seque
         )
         version.set_totals(Totals())
         _apply_version(cad, version, [], kind=LedgerEntry.Kind.CAD_WITHDRAWAL, actor=actor, effective_date=today,
-                       billing_period=ledger.posting_period(cad.release_date, posted_on=today))
+                       billing_period=deadlines.billing_period(cad, posted_on=today))
     cad.status = CAD.Status.WITHDRAWN
     cad.withdrawn_at = timezone.now()
     cad.updated_at = cad.withdrawn_at

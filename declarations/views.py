@@ -87,9 +87,8 @@ def _totals_rows(totals: Totals):
 
 
 def _is_correction(cad: CAD, today=None) -> tuple[bool, object]:
-    deadline = deadlines.correction_deadline(cad)
     today = today or timezone.localdate()
-    return deadline is not None and today <= deadline, deadline
+    return deadlines.is_correction(cad, today), deadlines.correction_last_day(cad)
 
 
 # --- List -----------------------------------------------------------------------------------------

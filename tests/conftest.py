@@ -27,6 +27,23 @@ def _fresh_reference_tables():
     cache.clear()
 
 
+@pytest.fixture(autouse=True)
+def _warm_reference_tables(request, _fresh_reference_tables):
+    """Tests with a database read the admin tables once before their body, so query counts
+    measure the page or endpoint, not which test happened to load the process memo first."""
+    marker = request.node.get_closest_marker("django_db")
+    transactional = "transactional_db" in request.fixturenames or "live_server" in request.fixturenames or (
+        marker is not None and marker.kwargs.get("transaction"))
+    if not (marker is not None or transactional or "db" in request.fixturenames):
+        return
+    request.getfixturevalue("transactional_db" if transactional else "db")
+    from carm_portal import reference_tables
+
+    reference_tables.holiday_overrides()
+    reference_tables.due_date_overrides()
+    reference_tables.interest_rates()
+
+
 @pytest.fixture
 def importer(db):
     """An importer business with two RM accounts and a BAM (``importer.bam``)."""

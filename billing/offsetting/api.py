@@ -25,8 +25,8 @@ from rest_framework.views import APIView
 from accounts.access import businesses_for, get_program_account_or_404, program_accounts_for
 from accounts.models import Business
 from accounts.roles import Scope
-from billing.ledger import period_start
 from billing.models import LedgerEntry
+from carm_portal.calendar import period_start
 
 from . import selectors, services
 from .models import Allocation, Refund

@@ -7,7 +7,7 @@ from django.utils import timezone
 
 from accounts.access import program_accounts_for
 from accounts.roles import Scope
-from billing.ledger import billing_period_for, period_start
+from carm_portal.calendar import billing_period_for, period_start
 from carm_portal.money import ZERO, quantize
 
 from . import selectors

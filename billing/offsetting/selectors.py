@@ -19,7 +19,7 @@ Functions other apps call: ``available_credit(program_accounts)`` and
 from __future__ import annotations
 
 from collections.abc import Iterable
-from datetime import date, timedelta
+from datetime import date
 from decimal import Decimal
 
 from django.db.models import (
@@ -35,8 +35,9 @@ from django.db.models import (
 from django.db.models.functions import Coalesce
 
 from accounts.models import ProgramAccount
-from billing.ledger import billing_period_for, payment_due_date, period_start, statement_date
 from billing.models import LedgerEntry
+from carm_portal import calendar
+from carm_portal.calendar import payment_due_date, period_start
 from carm_portal.money import ZERO, quantize
 
 from .models import Allocation
@@ -98,34 +99,25 @@ def due_date(entry: LedgerEntry, memo: DueDates | None = None) -> date:
     return payment_due_date(entry.billing_period)
 
 
-def _previous_period(period_end: date) -> date:
-    return billing_period_for(period_start(period_end) - timedelta(days=1))
-
-
 def latest_due_period(today: date) -> date:
     """The last billing period whose payment due date is on or before ``today``.
 
     Due dates only move forward with the periods, so "period ≤ this" is the SQL filter for
     "due by today"; callers still check each debt's own due date.
     """
-    period = billing_period_for(today)
-    while payment_due_date(period) > today:
-        period = _previous_period(period)
+    period = calendar.billing_period_for(today)
+    while calendar.payment_due_date(period) > today:
+        period = calendar.previous_period(period)
     return period
 
 
 def last_statement_period(today: date) -> date:
     """The latest period whose statement (issued on the 25th) is out by ``today``."""
-    period = billing_period_for(today)
-    while statement_date(period) > today:
-        period = _previous_period(period)
-    return period
+    return calendar.last_issued_period(today)
 
 
 def periods_back(period_end: date, count: int) -> date:
-    for _ in range(count):
-        period_end = _previous_period(period_end)
-    return period_end
+    return calendar.add_months(period_end, -count)
 
 
 # --- Entries with what is left of them ----------------------------------------------------------

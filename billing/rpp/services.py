@@ -34,6 +34,7 @@ from accounts.models import Business, Membership, ProgramAccount, User
 from accounts.roles import Role
 from billing.ledger import post_entry
 from billing.models import DUTIES_AND_TAXES_FIELDS, LedgerEntry
+from carm_portal import calendar
 from carm_portal.conf import carm
 from carm_portal.exceptions import ApplicationError
 from carm_portal.money import ZERO, format_cad, quantize
@@ -80,22 +81,15 @@ def warning_ratio() -> Decimal:
 
 # --- Calendar ----------------------------------------------------------------------------------
 
-def _add_month(day: date, months: int) -> date:
-    index = day.year * 12 + (day.month - 1) + months
-    return date(index // 12, index % 12 + 1, day.day)
-
-
 def last_closed_period(as_of: date) -> date:
     """The latest billing period (its 17th) that ended on or before ``as_of``."""
-    if as_of.day >= 17:
-        return as_of.replace(day=17)
-    return _add_month(as_of.replace(day=17), -1)
+    period = calendar.billing_period_for(as_of)
+    return period if period <= as_of else calendar.previous_period(period)
 
 
 def window(as_of: date) -> list[date]:
     """The last 12 closed billing periods, oldest first."""
-    last = last_closed_period(as_of)
-    return [_add_month(last, -i) for i in range(PERIODS - 1, -1, -1)]
+    return calendar.periods_ending(last_closed_period(as_of), PERIODS)
 
 
 def annual_review_date(year: int) -> date:

@@ -8,6 +8,9 @@ from appeals import deadlines, services
 from appeals.models import Appeal
 from tests.appeals.conftest import make_penalty, make_statement
 
+# Deadlines roll over holidays, which admins edit in a table.
+pytestmark = pytest.mark.django_db
+
 
 @pytest.fixture(params=[True, False], ids=["rolls", "no-roll"])
 def rolls(request, settings):

@@ -13,7 +13,7 @@ from appeals import services, storage
 from appeals.models import Appeal, AppealTransition, ExtensionApplication
 from appeals.tasks import render_decision_letter
 from billing import ledger
-from billing.models import LedgerEntry
+from billing.models import InterestRate, LedgerEntry
 from carm_portal.exceptions import ApplicationError
 from tests import factories
 from tests.appeals.conftest import make_cad, make_penalty, make_statement, walk_to_assigned
@@ -238,7 +238,7 @@ def test_an_allowed_appeal_credits_the_ledger_once_and_offsetting_applies_it(
     credit = appeal.credit_entry
     assert (credit.kind, credit.amount, credit.effective_date, credit.billing_period) == (
         "appeal_decision", D("-500.00"), date(2026, 1, 19), date(2026, 2, 17))
-    assert appeal.interest_entry is None  # no interest rate configured
+    assert appeal.interest_entry is None  # APPEAL_CREDIT_EARNS_INTEREST is off by default
     assert ledger.balance(account) == before - D("500.00")
 
     # Deciding twice never posts twice.
@@ -262,13 +262,16 @@ def test_an_allowed_appeal_credits_the_ledger_once_and_offsetting_applies_it(
     assert ledger.balance(account) == D("250.00")
 
 
-def test_an_allowed_appeal_carries_interest_when_a_rate_is_set(cbsa, account, importer, settings):
-    settings.CARM = {**settings.CARM, "APPEAL_CREDIT_INTEREST_RATE": D("0.05")}
+def test_an_allowed_appeal_carries_interest_when_switched_on(cbsa, account, importer, settings):
+    settings.CARM = {**settings.CARM, "APPEAL_CREDIT_EARNS_INTEREST": True}
+    InterestRate.objects.all().delete()
+    InterestRate.objects.create(effective_from=date(2025, 10, 1), annual_rate=D("0.05"))
     _penalty, appeal = _decidable_penalty_appeal(cbsa, account, importer, amount="500.00")
     services.appeal_decide(actor=cbsa, appeal=appeal, outcome="allowed", reasons="Cancelled.",
                            today=date(2026, 1, 19))
     appeal.refresh_from_db()
-    # 500.00 × 5 % × 60 days / 365 = 4.1096 → 4.11, from 2025-11-20 to 2026-01-19.
+    # From the day after the NPA (2025-11-21) to the decision (2026-01-19), both included: 60 days.
+    # 500.00 × 5 % × 60 / 365 = 4.1096 → 4.11.
     assert appeal.decision_amount == D("500.00")
     assert (appeal.interest_entry.kind, appeal.interest_entry.amount) == ("interest", D("-4.11"))
     assert ledger.balance(account) == D("-4.11")

@@ -10,6 +10,7 @@ from django.db import transaction
 
 from billing import cycle, ledger
 from billing.models import LedgerEntry, Statement
+from carm_portal import calendar
 
 K = LedgerEntry.Kind
 PERIOD = date(2025, 11, 17)          # the rules file's example: due 2025-12-01
@@ -23,7 +24,7 @@ def transaction_number(account, n: int) -> str:
 
 def post_cads(account, period_end: date = PERIOD, count: int = 3, *, start: int = 0) -> list[LedgerEntry]:
     """``count`` CAD charges in the period, with duty and GST and a transaction number each."""
-    first = ledger.period_start(period_end)
+    first = calendar.period_start(period_end)
     entries = []
     for i in range(start, start + count):
         duty = Decimal("1000.00") + Decimal(i) * Decimal("13.37")

@@ -3,15 +3,22 @@
 from __future__ import annotations
 
 from datetime import date
-from decimal import Decimal
+from decimal import ROUND_HALF_UP, Decimal
 
 import pytest
 from django.db import connection
 from django.db.models import Sum
 
 from billing import cycle, services
-from billing.ledger import payment_due_date
-from billing.models import BillingRun, BillingRunChunk, DueDateOverride, LedgerEntry, Statement
+from billing.models import (
+    BillingRun,
+    BillingRunChunk,
+    DueDateOverride,
+    InterestRate,
+    LedgerEntry,
+    Statement,
+)
+from carm_portal.calendar import payment_due_date
 from tests.billing.conftest import (
     PERIOD,
     PREVIOUS,
@@ -27,13 +34,12 @@ def test_due_date_example_from_the_rules():
     assert payment_due_date(date(2024, 11, 17)) == date(2024, 11, 29)
 
 
-def test_due_date_override_table_wins_over_settings(settings):
-    settings.CARM = {**settings.CARM, "PAYMENT_DUE_DATE_OVERRIDES": {"2025-11-17": "2025-12-03"}}
-    assert payment_due_date(date(2025, 11, 17)) == date(2025, 12, 3)
+def test_due_date_override_table_wins_over_the_weekday_rule():
+    assert payment_due_date(date(2025, 11, 17)) == date(2025, 12, 1)
     override = DueDateOverride.objects.create(period_end=date(2025, 11, 17), due_date=date(2025, 12, 2))
     assert payment_due_date(date(2025, 11, 17)) == date(2025, 12, 2)
-    override.delete()  # clears the per-process cache (the test's rollback would not)
-    assert payment_due_date(date(2025, 11, 17)) == date(2025, 12, 3)
+    override.delete()
+    assert payment_due_date(date(2025, 11, 17)) == date(2025, 12, 1)
 
 
 def test_cycle_closes_reconciling_statements_on_generated_data(billing_settings):
@@ -91,16 +97,21 @@ def test_interest_is_posted_on_the_statement_for_the_unpaid_previous_balance(bil
     services.run_in_process(PREVIOUS)
     services.run_in_process(PERIOD)
     previous_due = payment_due_date(PREVIOUS)  # 2026-10-30 (17th a Saturday)
-    days = (PERIOD - previous_due).days
+    days = (PERIOD - previous_due).days  # the day after the due date to the period end, both included
+    rate = InterestRate.objects.filter(effective_from__lte=previous_due).order_by("-effective_from")[0].annual_rate
+    with_credits = set(LedgerEntry.objects.filter(billing_period=PERIOD, amount__lt=0)
+                       .values_list("program_account_id", flat=True))
+    checked = 0
     for s in Statement.objects.filter(period_end=PERIOD, program_account__in=accounts):
         prev = Statement.objects.get(program_account_id=s.program_account_id, period_end=PREVIOUS)
-        if prev.closing_balance > 0:
-            from billing.interest import interest_amount, rate_on
-
-            expected = interest_amount(prev.closing_balance, rate_on(previous_due), days)
+        if prev.closing_balance > 0 and s.program_account_id not in with_credits:
+            checked += 1
+            # Nothing paid or credited, and PREVIOUS is the first statement: closing × rate × days / 365.
+            expected = (prev.closing_balance * rate * days / 365).quantize(Decimal("0.01"), ROUND_HALF_UP)
             assert s.interest == expected
             assert LedgerEntry.objects.get(idempotency_key=f"interest:{s.program_account_id}:{PERIOD}").amount \
                 == expected
+    assert checked > 0
 
 
 def test_a_failed_chunk_is_recorded_and_retried_alone(billing_settings, django_capture_on_commit_callbacks):

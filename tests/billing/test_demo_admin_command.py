@@ -15,6 +15,7 @@ from accounts.readiness import readiness_for
 from billing import demo, ledger, services
 from billing.models import BillingRun, InterestRate, LedgerEntry, Payment, Statement
 from billing.overdue import overdue_amounts
+from carm_portal import calendar
 from tests import factories
 from tests.billing.conftest import PREVIOUS, ensure_interest_rates, generate_accounts
 
@@ -34,7 +35,7 @@ def test_run_billing_command_runs_in_process_with_a_progress_bar(billing_setting
 def test_run_billing_refuses_a_period_before_its_statement_day():
     from django.core.management.base import CommandError
 
-    future = ledger.next_period(ledger.billing_period_for(timezone.localdate()))
+    future = calendar.next_period(calendar.billing_period_for(timezone.localdate()))
     with pytest.raises(CommandError, match="issued on"):
         call_command("run_billing", "--period", f"{future:%Y-%m}", stdout=io.StringIO())
 
@@ -42,7 +43,10 @@ def test_run_billing_refuses_a_period_before_its_statement_day():
 def test_seeded_interest_rates_exist():
     # Seeded by migration 0004 (a transactional test's flush may have removed them: seed again).
     ensure_interest_rates()
-    assert InterestRate.objects.get(quarter_start=date(2026, 1, 1)).annual_rate == Decimal("0.09")
+    # The 2025 transition waiver is a 0% row; accrual resumes from 2026-01-31 (Customs Notice 25-02).
+    assert InterestRate.objects.get(effective_from=date(2025, 7, 1)).annual_rate == Decimal("0")
+    assert InterestRate.objects.get(effective_from=date(2026, 1, 1)).annual_rate == Decimal("0")
+    assert InterestRate.objects.get(effective_from=date(2026, 1, 31)).annual_rate == Decimal("0.09")
 
 
 def test_demo_seed_closes_12_periods_pays_them_and_is_idempotent(importer):

@@ -9,6 +9,7 @@ from django.db import DatabaseError, connection, transaction
 
 from billing import ledger
 from billing.models import LedgerEntry
+from carm_portal import calendar
 from tests.conftest import IN_CI
 
 pytestmark = pytest.mark.django_db
@@ -116,8 +117,8 @@ def test_bulk_posting_validates_each_entry(account):
 
 
 def test_period_helpers():
-    assert ledger.period_start(date(2025, 11, 17)) == date(2025, 10, 18)
-    assert ledger.period_start(date(2026, 1, 17)) == date(2025, 12, 18)
-    assert ledger.next_period(date(2025, 12, 17)) == date(2026, 1, 17)
-    assert ledger.statement_date(date(2025, 11, 17)) == date(2025, 11, 25)
-    assert ledger.add_weekdays(date(2025, 11, 14), 1) == date(2025, 11, 17)
+    assert calendar.period_start(date(2025, 11, 17)) == date(2025, 10, 18)
+    assert calendar.period_start(date(2026, 1, 17)) == date(2025, 12, 18)
+    assert calendar.next_period(date(2025, 12, 17)) == date(2026, 1, 17)
+    assert calendar.statement_date(date(2025, 11, 17)) == date(2025, 11, 25)
+    assert calendar.add_weekdays(date(2025, 11, 14), 1) == date(2025, 11, 17)

@@ -14,6 +14,7 @@ from accounts.roles import Role
 from billing import ledger
 from billing.models import LedgerEntry, Payment
 from billing.payments import payment_record
+from carm_portal import calendar
 from carm_portal.exceptions import ApplicationError
 from tests import factories
 
@@ -34,7 +35,7 @@ def test_a_payment_posts_a_negative_ledger_entry_and_is_audited(importer, accoun
     payment = pay(importer.bam, account, amount="1234.56")
     entry = payment.ledger_entry
     assert entry.kind == LedgerEntry.Kind.PAYMENT and entry.amount == Decimal("-1234.56")
-    assert entry.billing_period == ledger.posting_period(timezone.localdate(), posted_on=timezone.localdate())
+    assert entry.billing_period == calendar.posting_period(timezone.localdate(), posted_on=timezone.localdate())
     assert ledger.balance(account) == Decimal("-1234.56")
     assert AuditEvent.objects.filter(action="billing.payment.recorded").count() == 1
 
@@ -68,7 +69,7 @@ def test_credit_card_payments_are_capped_per_cycle(importer, account):
     other = importer.program_accounts.order_by("number").last()
     pay(importer.bam, other, reference="CC-4", amount="4999.99", method=Payment.Method.CREDIT_CARD)
     # The previous cycle's card payments do not count against this cycle.
-    previous = ledger.period_start(ledger.billing_period_for(today)) - timedelta(days=1)
+    previous = calendar.previous_period(calendar.billing_period_for(today))
     assert Payment.objects.filter(received_on__lte=previous).count() == 0
 
 
@@ -98,11 +99,17 @@ def test_amount_and_date_are_checked(importer, account):
         pay(importer.bam, account, received_on=timezone.localdate() + timedelta(days=1))
 
 
-def test_worked_example_interest():
-    from billing.interest import interest_amount
+def test_worked_example_interest(db):
+    from billing.interest import interest_between
+    from billing.models import InterestRate
 
-    assert interest_amount(Decimal("4200.00"), Decimal("0.09"), 30) == Decimal("31.07")
-    assert interest_amount(Decimal("-5"), Decimal("0.09"), 30) == Decimal("0.00")
+    InterestRate.objects.all().delete()
+    InterestRate.objects.create(effective_from=date(2025, 10, 1), annual_rate=Decimal("0.09"))
+    # carm-rules example 3: 4,200.00 overdue from 2025-12-02, 30 days: 4200 × 0.09 × 30 / 365 = 31.0685 → 31.07.
+    assert interest_between(Decimal("4200.00"), payable_on=date(2025, 12, 1), paid_on=date(2025, 12, 31)).amount \
+        == Decimal("31.07")
+    assert interest_between(Decimal("-5"), payable_on=date(2025, 12, 1), paid_on=date(2025, 12, 31)).amount \
+        == Decimal("0.00")
 
 
 def test_a_late_payment_earns_interest_on_the_next_statement(importer, account, settings):
@@ -110,8 +117,8 @@ def test_a_late_payment_earns_interest_on_the_next_statement(importer, account, 
     from billing import services
     from billing.models import InterestRate, Statement
 
-    settings.CARM = {**settings.CARM, "INTEREST_ACCRUES_FROM": "2025-01-01"}
-    InterestRate.objects.update_or_create(quarter_start=date(2025, 10, 1), defaults={"annual_rate": Decimal("0.09")})
+    InterestRate.objects.all().delete()  # no 2025 waiver here: 9% throughout
+    InterestRate.objects.create(effective_from=date(2025, 10, 1), annual_rate=Decimal("0.09"))
     ledger.post_entry(program_account=account, kind=LedgerEntry.Kind.CAD_CHARGE, amount=Decimal("19200.00"),
                       effective_date=date(2025, 11, 3), billing_period=date(2025, 11, 17), idempotency_key="c1")
     services.run_in_process(date(2025, 11, 17))
@@ -121,7 +128,10 @@ def test_a_late_payment_earns_interest_on_the_next_statement(importer, account, 
                    posted_on=date(2025, 12, 10))
     services.run_in_process(date(2025, 12, 17))
     s = Statement.objects.get(program_account=account, period_end=date(2025, 12, 17))
-    # 4,200 overdue from 2025-12-02 through 2025-12-17: 16 days at 9%.
-    assert s.interest == Decimal("16.57") == (Decimal("4200") * Decimal("0.09") * 16 / 365).quantize(Decimal("0.01"))
+    # 4,200 overdue from 2025-12-02 until it was paid on 2025-12-10 (s.33.4: that day included): 9 days
+    # at 9%: 4200 × 0.09 × 9 / 365 = 9.3205 → 9.32 (not to the period end).
+    assert s.interest == Decimal("9.32")
     assert s.opening_balance == Decimal("19200.00") and s.payments == Decimal("19200.00")
-    assert s.closing_balance == Decimal("16.57") and s.reconciles
+    # Not paid in full by the due date: the late-payment penalty (carm-rules §4, $200) once.
+    assert s.penalties == Decimal("200.00")
+    assert s.closing_balance == Decimal("209.32") and s.reconciles

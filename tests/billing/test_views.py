@@ -18,6 +18,7 @@ from accounts.roles import Role
 from billing import charts, ledger, selectors
 from billing.models import BillingRun, BillingRunChunk, LedgerEntry, Statement
 from billing.panels import PANEL_KEY, register_panels
+from carm_portal import calendar
 from carm_portal.money import format_cad
 from tests import factories
 from tests.billing.doc_builders import (
@@ -285,7 +286,7 @@ def test_statement_detail_keeps_a_constant_query_count(client, importer, account
 
 def test_chart_is_accessible_svg_with_a_table_fallback(client, importer, account):
     today = date.today()
-    period = ledger.billing_period_for(today)
+    period = calendar.billing_period_for(today)
     post_cads(account, period_end=period, count=2)
     html = login(client, importer.bam).get(reverse("billing-statements")).content.decode()
     assert '<svg class="chart"' in html and 'role="img"' in html

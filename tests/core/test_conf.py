@@ -20,25 +20,10 @@ NOT_READS = {ROOT / "carm_portal" / "conf.py", ROOT / "carm_portal" / "settings.
 # New (their code is being written): the due-date / billing-cycle calendar, appeal-credit interest
 # and the admin-edited reference tables' cache re-check.
 # LATE_PAYMENT_PENALTY: was in settings.CARM before conf.py but never read; kept on request.
-PENDING_USE = {
-    "DUE_DATE_ROLLS_OVER_SATURDAY",
-    "APPEAL_CREDIT_EARNS_INTEREST",
-    "LVS_CALENDAR_MONTH_CYCLE",
-    "PERIOD_END_DAY",
-    "STATEMENT_DAY",
-    "REFERENCE_TABLE_RECHECK_SECONDS",
-    "LATE_PAYMENT_PENALTY",
-}
+PENDING_USE: set[str] = set()
 
 # Files that still read settings.CARM themselves (being rewritten); empty it as they move to carm().
-NOT_YET_ON_CARM = {
-    "appeals/deadlines.py",
-    "appeals/services.py",
-    "billing/interest.py",
-    "billing/ledger.py",
-    "declarations/deadlines.py",
-    "declarations/services.py",
-}
+NOT_YET_ON_CARM: set[str] = set()
 
 
 def _sources():

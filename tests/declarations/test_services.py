@@ -1,16 +1,18 @@
 """CAD write paths: drafts, submission rules, acceptance, corrections, adjustments, withdrawal."""
 
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 from decimal import Decimal
+from zoneinfo import ZoneInfo
 
 import pytest
+import time_machine
 from django.db import connection
 from django.http import Http404
 from django.test.utils import CaptureQueriesContext
 
 from accounts.models import ProgramAccount
 from billing import ledger
-from billing.models import LedgerEntry
+from billing.models import InterestRate, LedgerEntry
 from carm_portal.exceptions import ApplicationError
 from declarations import services
 from declarations import transaction_numbers as tn
@@ -271,6 +273,36 @@ def test_amendment_checks_reason_codes_and_lines(importer, account, tariff, cbsa
     assert CADVersion.objects.count() == 1 and LedgerEntry.objects.count() == 1
 
 
+@pytest.mark.parametrize(("filed_on", "kind"), [
+    (date(2025, 11, 30), CADVersion.Kind.CORRECTION),  # the day before the due date (2025-12-01)
+    (date(2025, 12, 1), CADVersion.Kind.ADJUSTMENT),   # *on* the due date: no longer "before" it
+])
+def test_a_correction_is_filed_before_the_payment_due_date(importer, account, tariff, cbsa, filed_on, kind):
+    cad = accepted_cad(importer.bam, account, cbsa)
+    assert cad.billing_period == date(2025, 11, 17)  # payment due 2025-12-01
+    version = services.cad_amend(actor=importer.bam, cad=cad, lines=[line(value_foreign="9000.00")],
+                                 reason_codes=["61"], today=filed_on)
+    assert version.kind == kind
+
+
+def test_a_courier_lvs_cad_released_in_december_is_billed_on_the_january_statement(importer, account, tariff, cbsa):
+    released = date(2025, 12, 5)
+    lvs = accepted_cad(importer.bam, account, cbsa, cad_type=CAD.Type.COURIER_LVS, release_date=released,
+                       direct_shipment_date=released, today=date(2025, 12, 8))
+    regular = accepted_cad(importer.bam, account, cbsa, release_date=released, direct_shipment_date=released,
+                           today=date(2025, 12, 8), invoice_number="INV-2")
+    # Calendar-month cycle: December's courier CADs are accounted by 2026-01-24 and billed with the
+    # period ending 2026-01-17 (statement 2026-01-25); a regular CAD of 12-05 is on December's.
+    assert (lvs.due_date, lvs.billing_period) == (date(2026, 1, 24), date(2026, 1, 17))
+    assert (regular.due_date, regular.billing_period) == (date(2025, 12, 12), date(2025, 12, 17))
+    charge = LedgerEntry.objects.get(source_id=lvs.pk, kind=LedgerEntry.Kind.CAD_CHARGE)
+    assert charge.billing_period == date(2026, 1, 17)
+    # Its free-correction window follows its own statement: due 2026-01-30 (17th a Saturday: 19–23, 26–30).
+    from declarations import deadlines
+
+    assert deadlines.correction_last_day(lvs) == date(2026, 1, 29)
+
+
 def test_adjustment_after_the_payment_due_date_waits_for_review(importer, account, tariff, cbsa):
     cad = accepted_cad(importer.bam, account, cbsa)
     version = services.cad_amend(actor=importer.bam, cad=cad, lines=[line(value_foreign="11000.00")],
@@ -295,7 +327,8 @@ def test_adjustment_after_the_payment_due_date_waits_for_review(importer, accoun
     # VFD 15,015.00, duty 975.98, GST 799.55 → +161.42
     assert entry.amount == Decimal("161.42")
     assert entries_sum(cad) == cad.dt_total == Decimal("1775.53")
-    assert not LedgerEntry.objects.filter(kind=LedgerEntry.Kind.INTEREST).exists()  # no rate configured
+    # Payable since 2025-12-02, but 2025 is under the transition waiver (a 0% rate row): no interest.
+    assert not LedgerEntry.objects.filter(kind=LedgerEntry.Kind.INTEREST).exists()
     with pytest.raises(ApplicationError):
         services.cad_adjustment_review(actor=cbsa, version=version, approve=False, reason="late")
 
@@ -317,8 +350,9 @@ def test_rejected_adjustment_posts_nothing(importer, account, tariff, cbsa):
     assert again.number == 3 and again.base_number == 1
 
 
-def test_upward_adjustment_carries_interest_when_a_rate_is_configured(importer, account, tariff, cbsa, settings):
-    settings.CARM = {**settings.CARM, "ADJUSTMENT_INTEREST_RATE": Decimal("0.09")}
+def test_upward_adjustment_carries_interest_from_the_day_after_the_original_due_date(importer, account, tariff, cbsa):
+    InterestRate.objects.all().delete()  # no waiver: 9 % throughout
+    InterestRate.objects.create(effective_from=date(2025, 10, 1), annual_rate=Decimal("0.09"))
     cad = accepted_cad(importer.bam, account, cbsa)
     version = services.cad_amend(actor=importer.bam, cad=cad, lines=[line(value_foreign="11000.00")],
                                  reason_codes=["VC"], legal_basis="s32_2", reason_to_believe_date=date(2025, 12, 1),
@@ -351,16 +385,20 @@ def test_s32_2_correction_within_90_days_of_reason_to_believe(importer, account,
     assert version.legal_basis == "s32_2" and version.kind == CADVersion.Kind.ADJUSTMENT
 
 
-def test_s74_refund_only_within_4_years_of_release(importer, account, tariff, cbsa):
+def test_s74_refund_only_within_4_years_of_the_accounting_date(importer, account, tariff, cbsa):
     release = date(2021, 11, 3)
-    cad = accepted_cad(importer.bam, account, cbsa, release_date=release, direct_shipment_date=release,
-                       today=date(2021, 11, 4))
+    # Released 2021-11-03, accounted (accepted) on 2021-11-05: s.74 counts from the accounting date.
+    with time_machine.travel(datetime(2021, 11, 5, 12, tzinfo=ZoneInfo("America/Toronto")), tick=False):
+        cad = accepted_cad(importer.bam, account, cbsa, release_date=release, direct_shipment_date=release,
+                           today=date(2021, 11, 5))
+    assert cad.accounting_date == date(2021, 11, 5)
     lower = [line(treatment="UST", origin_country="US")]
     with pytest.raises(ApplicationError) as exc:
-        services.cad_amend(actor=importer.bam, cad=cad, lines=lower, reason_codes=["61"], today=date(2025, 11, 4))
+        services.cad_amend(actor=importer.bam, cad=cad, lines=lower, reason_codes=["61"], today=date(2025, 11, 6))
     assert "4 years" in exc.value.field_errors["legal_basis"][0]
+    # 2025-11-05 is past 4 years from the release, but not from the accounting date.
     version = services.cad_amend(actor=importer.bam, cad=cad, lines=lower, reason_codes=["61"],
-                                 today=date(2025, 11, 3))
+                                 today=date(2025, 11, 5))
     assert version.legal_basis == "s74" and version.status == CADVersion.Status.PENDING_REVIEW
     services.cad_adjustment_review(actor=cbsa, version=version, approve=False, reason="no", today=date(2025, 11, 5))
     with pytest.raises(ApplicationError) as exc:  # s.74 is for refunds only

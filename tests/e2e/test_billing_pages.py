@@ -5,8 +5,8 @@ from django.core.management import call_command
 from django.utils import timezone
 
 from accounts.models import ProgramAccount
-from billing import ledger
 from billing.models import Statement
+from carm_portal import calendar
 from tests.billing.doc_builders import close_statement, post_mixed_period
 from tests.e2e.conftest import SCREENSHOTS, login, screenshot
 
@@ -36,9 +36,9 @@ def demo_statement(settings, tmp_path):
     if statement is None:
         # No billing demo yet: close the last issued period over the demo's CAD history.
         today = timezone.localdate()
-        period = ledger.billing_period_for(today)
-        while ledger.statement_date(period) > today:
-            period = ledger.billing_period_for(ledger.period_start(period) - timezone.timedelta(days=1))
+        period = calendar.billing_period_for(today)
+        while calendar.statement_date(period) > today:
+            period = calendar.billing_period_for(calendar.period_start(period) - timezone.timedelta(days=1))
         if not account.ledger_entries.filter(billing_period=period).exists():
             post_mixed_period(account, period, cads=6)
         statement = close_statement(account, period)

@@ -20,6 +20,7 @@ from billing import ledger
 from billing.models import LedgerEntry
 from billing.offsetting import services
 from billing.offsetting.models import Allocation
+from carm_portal import calendar
 
 from .conftest import post, set_preference
 
@@ -58,7 +59,7 @@ def _left(entries, today):
         if e.amount < 0:
             out[e.pk] = (True, -e.amount - used.get(e.pk, 0), e.effective_date <= today)
         else:
-            out[e.pk] = (False, e.amount - used.get(e.pk, 0), ledger.payment_due_date(e.billing_period) <= today)
+            out[e.pk] = (False, e.amount - used.get(e.pk, 0), calendar.payment_due_date(e.billing_period) <= today)
     return out
 
 
@@ -117,7 +118,7 @@ def test_automatic_offsetting_properties(importer, rows, pref, first, later):
             assert [ledger.balance(a) for a in accounts] == balances
             for a in Allocation.objects.select_related("credit", "debt"):
                 assert a.credit.effective_date <= a.applied_on <= today
-                assert ledger.payment_due_date(a.debt.billing_period) <= a.applied_on
+                assert calendar.payment_due_date(a.debt.billing_period) <= a.applied_on
                 if pref == Business.OffsettingPreference.AUTO_PROGRAM:
                     assert a.credit.program_account_id == a.debt.program_account_id
             # Idempotent: a rerun the same day writes nothing.

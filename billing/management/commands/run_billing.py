@@ -14,8 +14,8 @@ from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
 from billing import services
-from billing.ledger import PERIOD_END_DAY
 from billing.models import BillingRun
+from carm_portal import calendar
 from carm_portal.exceptions import ApplicationError
 
 
@@ -39,7 +39,7 @@ class Command(BaseCommand):
     def handle(self, *args, period: str, force: bool, in_process: bool, timeout: int, **options):
         try:
             year, month = (int(p) for p in period.split("-"))
-            period_end = date(year, month, PERIOD_END_DAY)
+            period_end = date(year, month, calendar.period_end_day())
         except ValueError as exc:
             raise CommandError("--period must be YYYY-MM, e.g. 2026-11.") from exc
         started = time.monotonic()
