@@ -26,11 +26,15 @@ How an admin edit reaches every process:
 * Inside a transaction that changed a table (signals or ``bump``), that thread reads the table
   from its own connection (it sees its uncommitted rows) and keeps that copy to itself: nothing
   uncommitted reaches the process memo or the shared cache. A rollback discards the copy.
-* No silent fallback: a database or cache error propagates; empty data is never made up.
+* No silent fallback: a database error propagates; empty data is never made up. When the cache
+  (Redis) is down, reads go to the database (logged as a warning, rechecked on the usual
+  interval), so pages keep working; saving a row then fails loudly, since other processes could
+  not be told.
 """
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
 from collections.abc import Callable, Mapping
@@ -47,6 +51,8 @@ from carm_portal.conf import carm
 
 __all__ = ["holiday_overrides", "due_date_overrides", "interest_rates", "bump", "clear_local", "changed", "bump_all"]
 
+logger = logging.getLogger(__name__)
+_CACHE_DOWN = -1  # no cache hands out this version: the next recheck asks the cache again
 DATA_TIMEOUT_SECONDS = 24 * 3600  # rows of superseded versions expire; the version keys never do
 
 
@@ -177,11 +183,17 @@ def _refresh(name: str, memo) -> Any:
     key = _version_key(name)
     # Read the version *before* the rows: rows stored under version v were read after v existed,
     # and a bump happens after its commit, so they are never older than what v stands for.
-    version = cache.get(key)
-    if version is None:
-        cache.add(key, _fresh_version(), timeout=None)
+    try:
         version = cache.get(key)
-    if memo is not None and version is not None and memo[1] == version:
+        if version is None:
+            cache.add(key, _fresh_version(), timeout=None)
+            version = cache.get(key)
+    except Exception:  # noqa: BLE001 - the cache (Redis) is down: read the table itself, and say so
+        logger.warning("Cache unavailable: reading reference table %s from the database", name, exc_info=True)
+        memo, version = None, _CACHE_DOWN
+    if version == _CACHE_DOWN:
+        value = table.build(table.load())
+    elif memo is not None and version is not None and memo[1] == version:
         value = memo[0]
     else:
         rows = cache.get(_data_key(name, version)) if version is not None else None

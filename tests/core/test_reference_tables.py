@@ -340,3 +340,13 @@ def test_an_admin_edit_reaches_another_process_within_seconds(settings, superuse
         assert watcher.process.poll() is None
     finally:
         watcher.stop()
+
+
+@pytest.mark.django_db
+def test_with_the_cache_down_reads_go_to_the_database(settings):
+    """Redis down must not take pages down: the table is read from the database instead."""
+    settings.CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache",
+                                   "LOCATION": "redis://127.0.0.1:1/0"}}  # nothing listens there
+    reference_tables.clear_local()
+    HolidayOverride.objects.bulk_create([HolidayOverride(day=date(2031, 8, 4), is_holiday=True)])  # no signal
+    assert date(2031, 8, 4) in reference_tables.holiday_overrides()[0]
