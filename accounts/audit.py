@@ -2,11 +2,36 @@
 
 from __future__ import annotations
 
+from contextvars import ContextVar
 from typing import Any
 
 from django.db import models
 
+from carm_portal.client_ip import client_ip
+
 from .models import AuditEvent, Business, User
+
+# The client IP of the request being served (set by AuditRequestMiddleware), so every
+# record() made while serving a web page or an API call carries it without passing it down.
+_request_ip: ContextVar[str | None] = ContextVar("carm_audit_request_ip", default=None)
+
+
+def current_ip() -> str | None:
+    return _request_ip.get()
+
+
+class AuditRequestMiddleware:
+    """Remembers the client IP (proxy-aware, the same helper as the login lockout) for audit."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        token = _request_ip.set(client_ip(request))
+        try:
+            return self.get_response(request)
+        finally:
+            _request_ip.reset(token)
 
 
 def _jsonable(value: Any) -> Any:
@@ -30,7 +55,9 @@ def record(
     changes: dict[str, Any] | None = None,
     ip_address: str | None = None,
 ) -> AuditEvent:
-    """Write one audit event. ``action`` is dotted: ``accounts.delegation.revoked``."""
+    """Write one audit event. ``action`` is dotted: ``accounts.delegation.revoked``.
+
+    ``ip_address`` defaults to the client IP of the request being served (None in a task)."""
     return AuditEvent.objects.create(
         actor=actor if actor is not None and actor.is_authenticated else None,
         acting_for=acting_for,
@@ -39,7 +66,7 @@ def record(
         target_id=str(target.pk) if target is not None else "",
         target_repr=str(target)[:200] if target is not None else "",
         changes=_jsonable(changes or {}),
-        ip_address=ip_address,
+        ip_address=ip_address or current_ip(),
     )
 
 

@@ -55,6 +55,8 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    # The client IP for every audit event recorded while serving the request (accounts/audit.py).
+    "accounts.audit.AuditRequestMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     # Axes must be last: it turns repeated failed logins into a lockout response.
@@ -110,8 +112,11 @@ AXES_RESET_ON_SUCCESS = True
 AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
 AXES_USERNAME_FORM_FIELD = "username"
 AXES_LOCKOUT_TEMPLATE = "registration/locked_out.html"
-# Behind a reverse proxy, say how many proxies to trust so one client cannot lock out all.
-AXES_IPWARE_PROXY_COUNT = env.int("AXES_PROXY_COUNT", default=0) or None
+# Behind a reverse proxy, say how many proxies we run in front of the app (nginx alone: 1), so
+# the lockout keys on the real client (X-Forwarded-For, N-th from the right), not the proxy's IP.
+# One helper (carm_portal/client_ip.py) serves axes and the audit trail; no django-ipware needed.
+CLIENT_IP_PROXY_COUNT = env.int("AXES_PROXY_COUNT", default=0)
+AXES_CLIENT_IP_CALLABLE = "carm_portal.client_ip.client_ip"
 AXES_ENABLED = env.bool("AXES_ENABLED", default=True)
 AXES_VERBOSE = env.bool("AXES_VERBOSE", default=False)
 
