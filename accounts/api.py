@@ -21,13 +21,12 @@ from drf_spectacular.utils import (
     extend_schema_view,
 )
 from rest_framework import exceptions, mixins, status, viewsets
-from rest_framework.authtoken.models import Token
 from rest_framework.decorators import action
 from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from . import services
+from . import services, tokens
 from .access import (
     active_memberships,
     businesses_for,
@@ -176,7 +175,8 @@ class TokenObtainApi(APIView):
             )
         # Resets axes' failure count and records last_login, as a web login does.
         user_logged_in.send(sender=user.__class__, request=request, user=user)
-        token, _created = Token.objects.get_or_create(user=user)
+        # A fresh token when the old one expired (accounts/tokens.py).
+        token = tokens.issue(user)
         return Response(TokenSerializer({"token": token.key}).data)
 
 

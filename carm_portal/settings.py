@@ -5,6 +5,7 @@ zero-setup demo: a SQLite file and Celery tasks run eagerly in-process. Producti
 this module and tightens it (see ``carm_portal/production.py``).
 """
 
+from datetime import timedelta
 from decimal import Decimal
 from pathlib import Path
 
@@ -177,7 +178,8 @@ CACHES = {
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
         "rest_framework.authentication.SessionAuthentication",
-        "rest_framework.authentication.TokenAuthentication",
+        # Tokens expire after API_TOKEN_TTL and die with a password change (accounts/tokens.py).
+        "accounts.tokens.ExpiringTokenAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
@@ -186,6 +188,7 @@ REST_FRAMEWORK = {
     "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
     "EXCEPTION_HANDLER": "carm_portal.api.exception_handler",
 }
+API_TOKEN_TTL = timedelta(days=env.int("API_TOKEN_TTL_DAYS", default=30))
 SPECTACULAR_SETTINGS = {
     "TITLE": "CARM Portal API",
     "DESCRIPTION": "Importer accounts, delegations, CADs, billing, security and appeals.",
