@@ -1,17 +1,21 @@
 """Production settings: the base settings, hardened. Only environment variables differ.
 
-Refuses to start without a real SECRET_KEY (no default here on purpose).
+Refuses to start without a real SECRET_KEY (no default here on purpose; placeholders, short or
+low-variety keys are refused: carm_portal/secret_key.py).
 """
 
 from django.core.exceptions import ImproperlyConfigured
 
+from .secret_key import problem_with as secret_key_problem
 from .settings import *  # noqa: F403
 from .settings import env
 
 DEBUG = False
 SECRET_KEY = env.str("SECRET_KEY")
-if len(SECRET_KEY) < 50 or SECRET_KEY.startswith(("insecure", "django-insecure")):
-    raise ImproperlyConfigured("SECRET_KEY must be a real secret of at least 50 characters.")
+if (_problem := secret_key_problem(SECRET_KEY)) is not None:
+    raise ImproperlyConfigured(
+        f"{_problem} Generate one: python -c 'import secrets; print(secrets.token_urlsafe(64))'"
+    )
 ALLOWED_HOSTS = env.list("ALLOWED_HOSTS")
 
 SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
