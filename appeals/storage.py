@@ -1,8 +1,9 @@
 """Private files for appeals: supporting documents and decision letters.
 
 Everything lives under ``PRIVATE_STORAGE_ROOT/appeals/`` with a random name, never under a
-static or media URL; only gated views serve it. Uploads are checked by content (magic bytes,
-and Pillow's verify for images), not by the name the browser sent.
+static or media URL; only gated views serve it, always as attachments. Uploads are checked by
+content (magic bytes, Pillow's verify for images, no active content in PDFs:
+carm_portal/pdf_safety.py), not by the name the browser sent.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from pathlib import Path
 from django.conf import settings
 from django.utils.translation import gettext as _
 
+from carm_portal import pdf_safety
 from carm_portal.conf import carm
 from carm_portal.exceptions import ApplicationError
 
@@ -77,7 +79,16 @@ def check_upload(uploaded) -> CheckedFile:
     if match is None:
         _refuse(_("Only PDF, PNG or JPEG documents are accepted; this file is none of them, whatever its name."))
     _magic, content_type, extension = match
-    if content_type != "application/pdf":
+    if content_type == "application/pdf":
+        try:
+            active = pdf_safety.active_content(content)
+        except pdf_safety.UncheckablePdf:
+            _refuse(_("This PDF is encrypted or packed in a way that cannot be checked; "
+                      "upload an unprotected copy (print it to PDF)."))
+        if active is not None:
+            _refuse(_("PDFs with JavaScript, launch actions or embedded files are refused; "
+                      "upload a plain copy (print it to PDF)."))
+    else:
         from PIL import Image
 
         try:

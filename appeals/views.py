@@ -223,7 +223,9 @@ def _file_response(stored_name: str, filename: str, content_type: str | None = N
     if not path.exists():
         raise Http404
     content_type = content_type or mimetypes.guess_type(filename)[0] or "application/octet-stream"
-    response = FileResponse(open(path, "rb"), content_type=content_type, as_attachment=False, filename=filename)  # noqa: SIM115
+    # Always a download, never rendered in the portal's origin (a PDF or image opened inline
+    # would run with the portal's cookies in some viewers).
+    response = FileResponse(open(path, "rb"), content_type=content_type, as_attachment=True, filename=filename)  # noqa: SIM115
     response["X-Content-Type-Options"] = "nosniff"
     response["Cache-Control"] = "private, no-store"
     return response
