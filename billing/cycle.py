@@ -132,10 +132,11 @@ def insert_statements(account_ids: Sequence[int], period_end: date, run_id: int 
         INSERT INTO billing_statement
             (program_account_id, period_end, period_start, opening_balance, charges, credits, payments,
              interest, penalties, closing_balance, duties_and_taxes, due_date, issued_on, lines_count,
-             content_hash, run_id, created_at)
+             content_hash, snapshot, run_id, created_at)
         SELECT x.account_id, %s, %s, x.opening, x.charges, x.credits, x.payments, x.interest, x.penalties,
-               x.opening + x.total, x.duties_and_taxes, %s, %s, x.lines_count, {_hash_sql()}, CAST(%s AS BIGINT), %s
-          FROM (SELECT a.id AS account_id,
+               x.opening + x.total, x.duties_and_taxes, %s, %s, x.lines_count, {_hash_sql()}, x.snapshot,
+               CAST(%s AS BIGINT), %s
+          FROM (SELECT a.id AS account_id, {_snapshot_sql()} AS snapshot,
                        COALESCE(prev.closing_balance, hist.total, 0) AS opening,
                        COALESCE(t.charges, 0) AS charges, COALESCE(t.credits, 0) AS credits,
                        COALESCE(t.payments, 0) AS payments, COALESCE(t.interest, 0) AS interest,
@@ -154,6 +155,7 @@ def insert_statements(account_ids: Sequence[int], period_end: date, run_id: int 
                                     SELECT program_account_id FROM billing_statement WHERE period_end = %s)
                               GROUP BY program_account_id) hist
                     ON hist.program_account_id = a.id
+                  JOIN accounts_business b ON b.id = a.business_id
                  WHERE a.id IN ({ids})) x
          WHERE TRUE
         ON CONFLICT (program_account_id, period_end) DO NOTHING
@@ -169,6 +171,17 @@ def insert_statements(account_ids: Sequence[int], period_end: date, run_id: int 
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
         return max(cursor.rowcount, 0)
+
+
+# What an issued statement shows of the business and account, frozen with it (Statement.snapshot).
+SNAPSHOT_COLUMNS = ("legal_name", "operating_name", "bn9", "street", "city", "province", "postal_code", "country")
+
+
+def _snapshot_sql() -> str:
+    pairs = ", ".join(f"'{c}', b.{c}" for c in SNAPSHOT_COLUMNS) + ", 'account_number', a.number"
+    if connection.vendor == "postgresql":
+        return f"json_build_object({pairs})::jsonb"
+    return f"json_object({pairs})"
 
 
 def _hash_sql() -> str:

@@ -21,7 +21,7 @@ from accounts.models import ProgramAccount, User
 from carm_portal import calendar
 from carm_portal.money import ZERO, quantize
 
-from .models import BREAKDOWN_FIELDS, DUTIES_AND_TAXES_FIELDS, LedgerEntry
+from .models import BREAKDOWN_FIELDS, DUTIES_AND_TAXES_FIELDS, LedgerEntry, Statement
 
 __all__ = [
     "build_entry",
@@ -121,7 +121,8 @@ def post_entry(
     ``amount`` is signed (positive: owed by the importer). Give it, or a ``breakdown`` by tax kind
     (duty, sima, excise_duty, excise_tax, gst, other) that sums to it; without a breakdown the whole
     amount is "other". ``billing_period`` defaults to the period the entry lands in when posted
-    on ``posted_on`` (today). A key reused for a different effect is a caller bug: ``ValueError``.
+    on ``posted_on`` (today); a period whose statement is already issued moves to the next open
+    one. A key reused for a different effect is a caller bug: ``ValueError``.
     """
     entry = build_entry(
         program_account=program_account, kind=kind, effective_date=effective_date, idempotency_key=idempotency_key,
@@ -130,6 +131,7 @@ def post_entry(
     )
     existing = LedgerEntry.objects.filter(idempotency_key=entry.idempotency_key).first()
     if existing is None:
+        entry.billing_period = open_period(entry.program_account_id, entry.billing_period)
         try:
             # A savepoint: when a concurrent post with the same key wins, we read its row.
             with transaction.atomic():
@@ -142,6 +144,16 @@ def post_entry(
     if not _same_effect(existing, entry):
         raise ValueError(f"Idempotency key {entry.idempotency_key!r} was used for a different entry.")
     return existing
+
+
+def open_period(program_account_id: int, period_end: date) -> date:
+    """``period_end``, or the first later period whose statement is not issued yet: an issued
+    statement is frozen, so nothing is ever added to its lines (one query)."""
+    issued = set(Statement.objects.filter(program_account_id=program_account_id, period_end__gte=period_end)
+                 .values_list("period_end", flat=True))
+    while period_end in issued:
+        period_end = calendar.next_period(period_end)
+    return period_end
 
 
 def post_entries_bulk(entries: Iterable[LedgerEntry], *, batch_size: int = 2000) -> list[LedgerEntry]:

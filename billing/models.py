@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from decimal import Decimal
 
+import pgtrigger
 from django.conf import settings
 from django.contrib.contenttypes.fields import GenericForeignKey
 from django.contrib.contenttypes.models import ContentType
@@ -268,6 +269,9 @@ class Statement(models.Model):
     issued_on = models.DateField(_("issued on"))
     lines_count = models.PositiveIntegerField(_("lines"), default=0)
     content_hash = models.CharField(_("content hash"), max_length=64, blank=True)
+    # What the statement showed when issued (names, address, BN, RM number): a later change of the
+    # business's address never rewrites an issued statement. Written by the cycle's INSERT.
+    snapshot = models.JSONField(_("as issued"), default=dict, blank=True)
     run = models.ForeignKey(
         BillingRun, on_delete=models.SET_NULL, null=True, blank=True, related_name="statements", db_index=False,
         verbose_name=_("billing run"),
@@ -282,6 +286,8 @@ class Statement(models.Model):
             models.UniqueConstraint(fields=["program_account", "period_end"], name="statement_account_period"),
         ]
         indexes = [models.Index(fields=["period_end"], name="statement_period")]
+        # Issued documents are frozen (PostgreSQL): no UPDATE, no DELETE, like the ledger.
+        triggers = [pgtrigger.Protect(name="statement_append_only", operation=pgtrigger.Update | pgtrigger.Delete)]
 
     def __str__(self) -> str:
         return f"{self.program_account_id} {self.period_end}: {self.closing_balance}"
@@ -301,6 +307,17 @@ class Statement(models.Model):
     @property
     def is_credit(self) -> bool:
         return self.closing_balance < 0
+
+    @property
+    def issued_to(self) -> dict:
+        """The business as the statement showed it when issued (``snapshot``)."""
+        if self.snapshot:
+            return self.snapshot
+        business = self.program_account.business  # a statement built outside the cycle (none in practice)
+        return {"legal_name": business.legal_name, "operating_name": business.operating_name, "bn9": business.bn9,
+                "street": business.street, "city": business.city, "province": business.province,
+                "postal_code": business.postal_code, "country": business.country,
+                "account_number": self.program_account.number}
 
 
 class DailyNotice(models.Model):

@@ -197,12 +197,11 @@ def statement_summary(statement: Statement) -> list[SummaryRow]:
 def statement_document(statement: Statement) -> dict:
     """Everything the statement PDF shows: a snapshot built in a constant number of queries."""
     account = statement.program_account
-    business = account.business
     groups = statement_line_groups(statement)
     return {
         "statement": statement,
         "account": account,
-        "business": business,
+        "business": statement.issued_to,  # as issued: a later address change does not rewrite it
         "groups": groups,
         "summary": statement_summary(statement),
         "lines_total": quantize(sum((g.total for g in groups), ZERO)),

@@ -40,6 +40,7 @@ INSTALLED_APPS = [
     "drf_spectacular_sidecar",
     "axes",
     "django_celery_beat",
+    "pgtrigger",
     "carm_portal",
     "accounts",
     "declarations",

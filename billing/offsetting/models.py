@@ -14,6 +14,7 @@ entry is allocated against the credits it consumes.
 
 from __future__ import annotations
 
+import pgtrigger
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import models
@@ -62,6 +63,8 @@ class Allocation(models.Model):
             models.CheckConstraint(name="offsetting_allocation_two_entries", condition=~Q(credit=F("debt"))),
         ]
         indexes = [models.Index(fields=["debt", "credit"], name="offsetting_alloc_debt")]
+        # Append-only in PostgreSQL, like the ledger: an allocation is undone by a new entry.
+        triggers = [pgtrigger.Protect(name="allocation_append_only", operation=pgtrigger.Update | pgtrigger.Delete)]
 
     def __str__(self) -> str:
         return f"{self.amount} {self.credit_id} → {self.debt_id} ({self.applied_on})"
