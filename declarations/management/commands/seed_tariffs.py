@@ -63,3 +63,8 @@ class Command(BaseCommand):
             f"{len(TREATMENTS)} treatments, {len(TARIFF_ITEMS)} tariff items, {rates} rates, "
             f"{added} new exchange rates ({len(CURRENCIES)} currencies, {days} days)."
         ))
+        # Say where the rates come from: a demo must not pass for the Bank of Canada's figures.
+        self.stdout.write(
+            "  Exchange rates: SYNTHETIC demo values (a formula, not the Bank of Canada's). Load real ones with "
+            "`manage.py load_exchange_rates FILE` (a Bank of Canada Valet export, JSON or CSV)."
+        )
