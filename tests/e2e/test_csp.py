@@ -103,3 +103,12 @@ def test_a_violation_is_caught(new_page, demo):
     page.wait_for_timeout(150)
     assert page.evaluate("window.ran") is None
     assert page.evaluate("window.__csp.length") >= 1
+
+
+def test_admin_pages_have_no_csp_violation(new_page, demo):
+    page = _page(new_page)
+    login(page, "admin@example.com")
+    assert _visit(page, [
+        "/admin/", "/admin/accounts/auditevent/", "/admin/accounts/business/", "/admin/accounts/business/add/",
+        "/admin/django_celery_beat/periodictask/add/",
+    ]) == []
