@@ -55,6 +55,16 @@ DECLARED: dict[str, Setting] = {
     "S74_YEARS": Setting(int, 4, "s.74 refund claims: years from release."),
     "GST_RATE": Setting(Decimal, Decimal("0.05"), "GST on value for duty plus duty."),
     "UPLOAD_MAX_BYTES": Setting(int, 10 * 1024 * 1024, "Largest accepted upload (CAD files, appeal documents)."),
+    # --- Input limits (carm_portal.validators, declarations.csv_import) ------------------------
+    "CSV_MAX_COLUMNS": Setting(int, 200, "A CAD CSV header with more columns is refused before any row is read."),
+    "CSV_MAX_CELL_CHARS": Setting(int, 1000, "A CAD CSV cell longer than this is refused (row and column named)."),
+    "CSV_MAX_ROWS": Setting(int, 50000, "A CAD CSV with more rows (header excluded) is refused."),
+    "INPUT_DATE_MIN": Setting(
+        datetime.date, datetime.date(2000, 1, 1), "Earliest date any form, API field or CSV cell accepts."
+    ),
+    "INPUT_DATE_MAX_FUTURE_DAYS": Setting(
+        int, 3660, "Where a rule allows a future date, the latest accepted is today plus this many days."
+    ),
     # --- Billing -----------------------------------------------------------------------------
     "PAYMENT_DUE_WEEKDAYS": Setting(int, 10, "Payment is due this many weekdays after the period end."),
     "DUE_DATE_ROLLS_OVER_SATURDAY": Setting(
@@ -103,6 +113,11 @@ DECLARED: dict[str, Setting] = {
     # --- Appeals -----------------------------------------------------------------------------
     "APPEAL_DEADLINE_ROLLS_TO_BUSINESS_DAY": Setting(
         bool, True, "ASSUMPTION: an appeal deadline on a weekend or holiday moves to the next business day."
+    ),
+    "APPEAL_RPP_SECURITY_COVERS": Setting(
+        bool, True,
+        "ASSUMPTION (carm-rules §3, §6): s.60 filing counts the RM's posted RPP security as security for the "
+        "duties and interest under appeal that are not yet due (amounts past due must be paid).",
     ),
     "APPEAL_CREDIT_EARNS_INTEREST": Setting(
         bool, False,

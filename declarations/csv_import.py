@@ -41,7 +41,7 @@ from __future__ import annotations
 
 import csv
 import io
-from collections import defaultdict
+from collections import Counter, defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date
@@ -134,15 +134,66 @@ class _Group:
     lines: list[CleanLine] = field(default_factory=list)
 
 
-def _read(file: IO | bytes | str) -> list[list[str]]:
-    if isinstance(file, bytes):
-        text = file.decode("utf-8-sig")
-    elif isinstance(file, str):
-        text = file
+# The most problems reported for one file: enough to fix it, never a response of megabytes.
+MAX_REPORTED_ERRORS = 500
+
+
+def _read(file: IO | bytes | str, errors: list[RowError]) -> list[list[str]] | None:
+    """The file's rows, in time linear in its size and within the configured limits.
+
+    Limits (``carm()``): ``CSV_MAX_COLUMNS`` cells in the header (and in any row),
+    ``CSV_MAX_CELL_CHARS`` characters in a cell, ``CSV_MAX_ROWS`` rows after the header. A file
+    that is not UTF-8, holds a NUL byte or breaks a limit gets a row error and None.
+    """
+    content = file if isinstance(file, bytes | str) else file.read()
+    if isinstance(content, bytes):
+        try:
+            text = content.decode("utf-8-sig")
+        except UnicodeDecodeError as exc:
+            errors.append(RowError(content.count(b"\n", 0, exc.start) + 1, "", _(
+                "The file is not UTF-8 text. Save it as \"CSV UTF-8\" and try again.")))
+            return None
     else:
-        content = file.read()
-        text = content.decode("utf-8-sig") if isinstance(content, bytes) else content
-    return list(csv.reader(io.StringIO(text.lstrip("\ufeff"))))
+        text = content
+    text = text.lstrip("\ufeff")
+    nul = text.find("\x00")
+    if nul >= 0:
+        errors.append(RowError(text.count("\n", 0, nul) + 1, "", _(
+            "The file contains a NUL character: it is not a CSV text file.")))
+        return None
+    max_columns, max_cell, max_rows = carm("CSV_MAX_COLUMNS"), carm("CSV_MAX_CELL_CHARS"), carm("CSV_MAX_ROWS")
+    table: list[list[str]] = []
+    reader = csv.reader(io.StringIO(text))
+    header: list[str] = []
+    try:
+        for cells in reader:
+            row_no = len(table) + 1
+            if row_no > max_rows + 1:
+                errors.append(RowError(row_no, "", _(
+                    "The file has more than %(n)d lines; split it into smaller files.") % {"n": max_rows}))
+                return None
+            if len(cells) > max_columns:
+                errors.append(RowError(row_no, "", _(
+                    "This row has more than %(n)d cells.") % {"n": max_columns}))
+                if row_no == 1:
+                    return None
+                table.append([])  # keeps the row numbers; the error stops the import
+                continue
+            for index, cell in enumerate(cells):
+                if len(cell) > max_cell:
+                    column = header[index].strip().lower() if index < len(header) else ""
+                    errors.append(RowError(row_no, column[:50], _(
+                        "This cell is longer than %(n)d characters.") % {"n": max_cell}))
+            if row_no == 1:
+                header = cells
+            table.append(cells)
+    except csv.Error:
+        # The csv module's own cell limit (131,072 characters) or a malformed quote.
+        errors.append(RowError(len(table) + 1, "", _(
+            "This row cannot be read: a cell is longer than %(n)d characters, or a quote is not closed.")
+            % {"n": max_cell}))
+        return None
+    return table
 
 
 def _percent_to_fraction(value: str) -> str | Decimal:
@@ -150,11 +201,32 @@ def _percent_to_fraction(value: str) -> str | Decimal:
         return ""
     try:
         return Decimal(value.strip().rstrip("%").strip()) / Decimal(100)
-    except InvalidOperation:
+    except (InvalidOperation, ArithmeticError):
         return value  # the line parser reports "Not a number." on the column
 
 
 def import_cads_csv(
+    *,
+    actor: User,
+    file: IO | bytes | str,
+    program_account: ProgramAccount | None = None,
+    progress: Progress | None = None,
+    today: date | None = None,
+) -> ImportResult:
+    """Check the whole file; import all of it or nothing (see ``_import``).
+
+    At most ``MAX_REPORTED_ERRORS`` problems are returned, the last one saying how many more.
+    """
+    result = _import(actor=actor, file=file, program_account=program_account, progress=progress, today=today)
+    if len(result.errors) > MAX_REPORTED_ERRORS:
+        more = len(result.errors) - MAX_REPORTED_ERRORS + 1
+        del result.errors[MAX_REPORTED_ERRORS - 1:]
+        result.errors.append(RowError(result.errors[-1].row, "", _(
+            "%(n)d more problems not shown; fix these and upload the file again.") % {"n": more}))
+    return result
+
+
+def _import(
     *,
     actor: User,
     file: IO | bytes | str,
@@ -172,7 +244,9 @@ def import_cads_csv(
     today = today or timezone.localdate()
     result = ImportResult()
     errors = result.errors
-    table = _read(file)
+    table = _read(file, errors)
+    if table is None or errors:
+        return result
     if not table or not any(cell.strip() for cell in table[0]):
         errors.append(RowError(1, "", _("The file is empty: it needs a header row and at least one line.")))
         return result
@@ -180,7 +254,7 @@ def import_cads_csv(
     unknown = [c for c in columns if c not in COLUMNS]
     for column in unknown:
         errors.append(RowError(1, column, _("Unknown column.")))
-    duplicated = {c for c in columns if columns.count(c) > 1}
+    duplicated = {c for c, n in Counter(columns).items() if n > 1}
     for column in sorted(duplicated):
         errors.append(RowError(1, column, _("This column appears more than once.")))
     for column in REQUIRED_COLUMNS:

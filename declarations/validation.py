@@ -19,15 +19,16 @@ from collections import defaultdict
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import date, timedelta
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from typing import Any
 
 from django.core.exceptions import ValidationError
 from django.utils.translation import gettext as _
 
 from accounts.models import ProgramAccount
+from carm_portal import validators
 from carm_portal.conf import carm
-from carm_portal.money import ZERO, to_decimal
+from carm_portal.money import ZERO
 
 from . import transaction_numbers
 from .calculation import LineAmounts, line_amounts, specific_amount
@@ -123,32 +124,22 @@ def _code(value: Any) -> str:
 
 
 def parse_date(value: Any) -> date | None:
-    if value in (None, ""):
-        return None
-    if isinstance(value, date):
-        return value
-    return date.fromisoformat(str(value).strip())
+    """A date within the input window (``carm_portal.validators``); None when empty.
+
+    Raises ValueError with the field's message (not ISO, or outside the window).
+    """
+    try:
+        return validators.parse_date(value, future=True)
+    except ValidationError as exc:
+        raise ValueError(" ".join(exc.messages)) from None
 
 
 def parse_decimal(value: Any, *, places: int, max_digits: int) -> Decimal | None:
-    """A Decimal that fits DecimalField(max_digits, places); None when empty. Raises ValueError."""
-    if value is None or (isinstance(value, str) and not value.strip()):
-        return None
+    """A finite Decimal that fits DecimalField(max_digits, places); None when empty. Raises ValueError."""
     try:
-        number = to_decimal(value)
-    except TypeError as exc:  # a float
-        raise ValueError(_("Give the number as text or a decimal, not a float.")) from exc
-    except (ValueError, InvalidOperation) as exc:
-        raise ValueError(_("Not a number.")) from exc
-    if not number.is_finite():
-        raise ValueError(_("Not a number."))
-    exponent = number.as_tuple().exponent
-    if isinstance(exponent, int) and exponent < -places and number != number.quantize(Decimal(1).scaleb(-places)):
-        raise ValueError(_("At most %(n)d decimal places.") % {"n": places})
-    number = number.quantize(Decimal(1).scaleb(-places))
-    if len(number.as_tuple().digits) > max_digits:
-        raise ValueError(_("The number is too large."))
-    return number
+        return validators.parse_decimal(value, places=places, max_digits=max_digits)
+    except ValidationError as exc:
+        raise ValueError(" ".join(exc.messages)) from None
 
 
 def normalize_classification(value: Any) -> str:
@@ -236,8 +227,8 @@ def clean_header(data: Mapping[str, Any], problems: Problems, *, partial: bool =
         if key in ("release_date", "direct_shipment_date"):
             try:
                 out[key] = parse_date(value)
-            except (TypeError, ValueError):
-                problems.add(key, _("Enter a date as YYYY-MM-DD."), fatal=True)
+            except (TypeError, ValueError) as exc:
+                problems.add(key, str(exc) or _("Enter a date as YYYY-MM-DD."), fatal=True)
         elif key == "transaction_number":
             out[key] = transaction_numbers.normalize(value)
             if out[key] and (len(out[key]) != transaction_numbers.LENGTH or not out[key].isdigit()):
