@@ -8,7 +8,7 @@ from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
-from . import deadlines
+from . import deadlines, paid_or_secured
 from .models import (
     Appeal,
     AppealDocument,
@@ -143,12 +143,37 @@ class AppealSerializer(serializers.ModelSerializer):
         return reverse("appeals:letter", args=[obj.pk]) if obj.letter_file else None
 
 
+class PaidOrSecuredSerializer(serializers.Serializer):
+    """s.60: what must still be paid on the goods under appeal before the request can be filed."""
+
+    ok = serializers.BooleanField(help_text="True: paid or secured, the request can be filed.")
+    to_pay = serializers.DecimalField(max_digits=14, decimal_places=2,
+                                      help_text="Duties and interest on the goods under appeal still to pay.")
+    overdue = serializers.DecimalField(max_digits=14, decimal_places=2,
+                                       help_text="The part of to_pay already past its payment due date.")
+    pay_by = serializers.DateField(source="deadline", help_text="The last day to file (the appeal deadline).")
+    unpaid = serializers.DecimalField(max_digits=14, decimal_places=2)
+    credit_applied = serializers.DecimalField(max_digits=14, decimal_places=2)
+    rpp_secured = serializers.DecimalField(max_digits=14, decimal_places=2)
+    secured_by_cbsa = serializers.DecimalField(max_digits=14, decimal_places=2)
+    transactions = serializers.ListField(child=serializers.CharField())
+
+
 class AppealDetailSerializer(AppealSerializer):
     transitions = TransitionSerializer(many=True, read_only=True)
     documents = DocumentSerializer(many=True, read_only=True)
+    paid_or_secured = serializers.SerializerMethodField()
 
     class Meta(AppealSerializer.Meta):
-        fields = [*AppealSerializer.Meta.fields, "transitions", "documents"]
+        fields = [*AppealSerializer.Meta.fields, "transitions", "documents", "paid_or_secured"]
+
+    @extend_schema_field(PaidOrSecuredSerializer(allow_null=True))
+    def get_paid_or_secured(self, obj):
+        """s.60 requests not yet filed: what must be paid to file, and by when (else null)."""
+        if obj.status not in (Appeal.Status.DRAFT, Appeal.Status.REJECTED_INCOMPLETE):
+            return None
+        position = paid_or_secured.for_appeal(obj, timezone.localdate())
+        return PaidOrSecuredSerializer(position).data if position is not None else None
 
 
 class AppealCreateInputSerializer(serializers.Serializer):

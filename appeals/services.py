@@ -8,10 +8,10 @@ event, and run side effects (offsetting, the decision letter) only on commit.
 
 Rules (carm-rules §6):
 - s.60: one request groups one or more statements of adjustment of one RM account on one issue.
-  It is refused until the duties and interest in question are *paid or secured*. The check:
-  the RM account's ledger balance (``billing.ledger.balance`` as of the filing day) is ≤ 0,
-  i.e. nothing at all is owing on the account that carries those amounts, or staff recorded
-  that every grouped statement's amount is secured (``StatementOfAdjustment.secured``).
+  It is refused until the duties and interest on the goods under appeal (the grouped SoAs' CADs)
+  are *paid or secured*, never because of other amounts on the account: ``appeals.paid_or_secured``
+  (paid through offsetting allocations or credit not yet applied; secured by CBSA's record
+  ``StatementOfAdjustment.secured`` or, for amounts not yet due, by the RM's posted RPP security).
 - s.129.1: one appeal per NPA (a database constraint as well).
 - 90 calendar days to file (``appeals.deadlines``); late filing is refused unless a s.60.1
   extension was granted. A request rejected as incomplete may be resubmitted after the
@@ -46,7 +46,7 @@ from carm_portal.conf import carm
 from carm_portal.exceptions import ApplicationError
 from carm_portal.money import ZERO, format_cad, quantize
 
-from . import deadlines, storage
+from . import deadlines, paid_or_secured, storage
 from .models import (
     Appeal,
     AppealDocument,
@@ -252,14 +252,13 @@ def _check_in_time(appeal: Appeal, today: date) -> None:
 def _check_paid_or_secured(appeal: Appeal, statements: Sequence[StatementOfAdjustment], today: date) -> None:
     if appeal.kind != Appeal.Kind.REDETERMINATION:
         return
-    owing = ledger.balance(appeal.program_account, as_of=today)
-    if owing <= ZERO or all(s.secured for s in statements):
+    # Only the duties and interest on the goods under appeal count, never the whole account
+    # (``appeals.paid_or_secured``): this cycle's other charges not yet due never block filing.
+    position = paid_or_secured.position_for(appeal.program_account, statements, today,
+                                            decision_date=appeal.decision_date)
+    if position.ok:
         return
-    message = _(
-        "A request for re-determination can only be filed once the duties and interest in question are paid "
-        "or secured (Customs Act s. 60). Account %(rm)s still owes %(owing)s: pay the balance, or ask CBSA "
-        "to record security for these amounts, then file again."
-    ) % {"rm": appeal.program_account.number, "owing": format_cad(owing)}
+    message = paid_or_secured.refusal_message(position, appeal.program_account)
     raise ApplicationError(message, field_errors={"statements": [message]})
 
 
@@ -355,7 +354,7 @@ def appeal_submit(*, actor: User, appeal: Appeal, grounds: str | None = None, to
     if appeal.extension_id is None:
         appeal.extension = _granted_extension(penalty=appeal.penalty, statements=list(appeal.statements.all()))
     _check_in_time(appeal, today)
-    _check_paid_or_secured(appeal, list(appeal.statements.all()), today)
+    _check_paid_or_secured(appeal, list(appeal.statements.select_related("cad")), today)
     return _move(appeal, to=S.SUBMITTED, allowed_from=(S.DRAFT, S.REJECTED_INCOMPLETE), actor=actor,
                  action="submitted", submitted_at=appeal.submitted_at or timezone.now())
 

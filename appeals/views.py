@@ -22,7 +22,7 @@ from accounts.forms import add_service_errors
 from accounts.roles import Scope
 from carm_portal.exceptions import ApplicationError
 
-from . import deadlines, selectors, services, storage
+from . import deadlines, paid_or_secured, selectors, services, storage
 from .forms import (
     DocumentForm,
     ExtensionForm,
@@ -151,6 +151,8 @@ def appeal_detail(request, pk):
         "can_withdraw": can_file and appeal.status in Appeal.OPEN_STATUSES,
         "interest": -appeal.interest_entry.amount if appeal.interest_entry_id else None,
         "credit": -appeal.credit_entry.amount if appeal.credit_entry_id else None,
+        "to_file": (paid_or_secured.for_appeal(appeal, today)
+                    if appeal.status in (Appeal.Status.DRAFT, Appeal.Status.REJECTED_INCOMPLETE) else None),
     })
 
 
