@@ -41,7 +41,7 @@ from accounts.roles import Scope
 from billing import interest as interest_engine
 from billing import ledger
 from billing.models import LedgerEntry
-from carm_portal import calendar
+from carm_portal import calendar, outbox
 from carm_portal.conf import carm
 from carm_portal.exceptions import ApplicationError
 from carm_portal.money import ZERO, format_cad, quantize
@@ -441,9 +441,7 @@ def credit_interest(amount: Decimal, *, since: date, until: date) -> Decimal:
 
 
 def _offset_on_commit(program_account_id: int) -> None:
-    from billing.offsetting.tasks import apply_offsets_task
-
-    transaction.on_commit(lambda: apply_offsets_task.delay(program_account_id))
+    outbox.request_offsets([program_account_id])
 
 
 @transaction.atomic
@@ -507,14 +505,8 @@ def appeal_decide(*, actor: User, appeal: Appeal, outcome: str, reasons: str, am
     )
     if credit is not None:
         _offset_on_commit(appeal.program_account_id)
-    appeal_id = appeal.pk
-
-    def _render():
-        from .tasks import render_decision_letter
-
-        render_decision_letter.delay(appeal_id)
-
-    transaction.on_commit(_render)
+    # Recorded with the decision, sent after the commit: a broker that is down delays the letter, never loses it.
+    outbox.enqueue("appeals.pdf.render_decision_letter", appeal.pk, key=f"appeals:letter:{appeal.pk}")
     return appeal
 
 

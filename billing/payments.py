@@ -2,8 +2,8 @@
 
 A payment is a ``Payment`` row plus one negative ledger entry of kind ``payment`` (the ledger
 is the truth; the row holds the method, reference and who recorded it). "Applied to the oldest
-debt first" is the offsetting app's job (``billing.offsetting.tasks.apply_offsets_task``,
-enqueued on commit).
+debt first" is the offsetting app's job (task ``billing.offsetting.apply_offsets``, recorded in
+the outbox with the payment and sent after the commit; see ``carm_portal.outbox``).
 """
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ from accounts import audit
 from accounts.access import program_accounts_for
 from accounts.models import ProgramAccount, User
 from accounts.roles import Scope
-from carm_portal import calendar
+from carm_portal import calendar, outbox
 from carm_portal.conf import carm
 from carm_portal.exceptions import ApplicationError
 from carm_portal.money import ZERO, format_cad, quantize
@@ -53,12 +53,6 @@ def card_total_in_cycle(program_account: ProgramAccount, received_on: date) -> D
         received_on__gte=calendar.period_start(cycle_end), received_on__lte=cycle_end,
     ).aggregate(t=Sum("amount"))["t"]
     return quantize(total or ZERO)
-
-
-def _enqueue_offsets(account_id: int) -> None:
-    from billing.offsetting.tasks import apply_offsets_task
-
-    apply_offsets_task.delay(account_id)
 
 
 def payment_record(
@@ -146,6 +140,6 @@ def payment_record(
                      acting_for=program_account.business,
                      changes={"method": method, "reference": reference, "amount": str(amount),
                               "received_on": received_on.isoformat()})
-        account_id = program_account.pk
-        transaction.on_commit(lambda: _enqueue_offsets(account_id))
+        # Offsetting follows the commit through the outbox: a broker that is down delays it, never loses it.
+        outbox.request_offsets([program_account.pk])
     return payment

@@ -10,11 +10,9 @@ from __future__ import annotations
 
 from celery import shared_task
 from django.conf import settings
-from django.core.cache import cache
-from django.db import transaction
 from django.utils import translation
 
-from carm_portal import pdf
+from carm_portal import outbox, pdf
 
 from .models import Statement
 
@@ -52,9 +50,9 @@ def _render_inline() -> bool:
 
 
 def _enqueue_once(key: str, task, object_id: int) -> None:
-    """Ask the pdf worker once a minute at most, however often a waiting client asks again."""
-    if cache.add(f"pdf-enqueued:{key}", 1, timeout=60):
-        task.delay(object_id)
+    """Ask the pdf worker once, however often a waiting client asks again: one open outbox item
+    per document version (sent again by the sweeper if the broker was down or the message lost)."""
+    outbox.enqueue(task.name, object_id, key=f"pdf:{key}")
 
 
 def statement_pdf_or_enqueue(statement: Statement) -> pdf.StoredPdf | None:
@@ -89,11 +87,8 @@ def enqueue_statement_pdfs(statement_ids) -> None:
     """Render these statements' PDFs once the current transaction commits (one task each)."""
     ids = [int(i) for i in statement_ids]
 
-    def _enqueue() -> None:
-        for statement_id in ids:
-            render_statement.delay(statement_id)
-
-    transaction.on_commit(_enqueue)
+    for statement_id in ids:
+        outbox.enqueue(render_statement.name, statement_id, key=f"pdf:statement:{statement_id}")
 
 
 @shared_task(name="billing.pdf.render_period", acks_late=True, soft_time_limit=300, time_limit=330)

@@ -27,7 +27,7 @@ from django.utils.translation import gettext as _
 
 from accounts import audit
 from accounts.models import ProgramAccount, User
-from carm_portal import calendar
+from carm_portal import calendar, outbox
 from carm_portal.conf import carm
 from carm_portal.exceptions import ApplicationError
 
@@ -203,7 +203,7 @@ def close_chunk(run_id: int, number: int) -> str:
                                          closing_balance__lt=0).values_list("program_account_id", flat=True)
             )
             if credits:
-                transaction.on_commit(lambda: _enqueue_offsets(credits))
+                outbox.request_offsets(credits)
         return "done"
     except Exception as exc:  # the SQL failed: record it, so the run can finish and the chunk be retried
         logger.exception("Billing run %s chunk %s failed", run_id, number)

@@ -7,7 +7,7 @@ afterwards. Run exactly one beat process (two beats duplicate every run).
 
 import os
 
-from celery import Celery
+from celery import Celery, signals
 from celery.schedules import crontab
 
 from .modules import import_optional
@@ -29,8 +29,10 @@ SCHEDULE_MODULES = [
 
 def collect_beat_schedule() -> dict:
     schedule = {
-        # Proves a worker (and beat) are alive; the operations page shows its last run.
-        "heartbeat": {"task": "carm_portal.tasks.heartbeat", "schedule": crontab(minute="*/15")},
+        # Proves a worker (and beat) are alive; the operations page shows its last run, /readyz its age.
+        "heartbeat": {"task": "carm_portal.tasks.heartbeat", "schedule": crontab(minute="*")},
+        # Work recorded after a commit (carm_portal.outbox) that is still pending or was lost.
+        "outbox-sweep": {"task": "carm_portal.outbox.sweep", "schedule": 60.0},
     }
     for name in SCHEDULE_MODULES:
         module = import_optional(name)
@@ -40,3 +42,24 @@ def collect_beat_schedule() -> dict:
 
 
 app.conf.beat_schedule = collect_beat_schedule()
+
+
+@signals.task_success.connect(dispatch_uid="carm-outbox-success")
+def _outbox_task_success(sender=None, **kwargs):
+    from . import outbox
+
+    outbox.on_task_success(sender=sender, **kwargs)
+
+
+@signals.task_failure.connect(dispatch_uid="carm-outbox-failure")
+def _outbox_task_failure(sender=None, task_id=None, exception=None, **kwargs):
+    from . import outbox
+
+    outbox.on_task_failure(sender=sender, task_id=task_id, exception=exception)
+
+
+@signals.worker_ready.connect(dispatch_uid="carm-worker-heartbeat")
+def _worker_ready(**kwargs):
+    from . import health
+
+    health.record_worker_heartbeat()

@@ -88,6 +88,18 @@ DECLARED: dict[str, Setting] = {
     "REFERENCE_TABLE_RECHECK_SECONDS": Setting(
         float, 2.0, "How often a process re-checks the cache version of admin-edited tables."
     ),
+    "BILLING_CHUNK_STALE_SECONDS": Setting(
+        int, 300, "A running billing run with no chunk finished for this long has its pending chunks that no "
+        "worker holds (row lock) re-enqueued by the beat sweeper (a killed worker's messages are unacked or lost).",
+    ),
+    # --- Work after a commit (carm_portal.outbox) and health --------------------------------
+    "OUTBOX_RESEND_AFTER_SECONDS": Setting(
+        int, 600, "An outbox item sent to the broker but not done after this long is sent again (a lost message)."
+    ),
+    "OUTBOX_MAX_ATTEMPTS": Setting(int, 50, "After this many failed sends or runs an outbox item is marked failed."),
+    "WORKER_HEARTBEAT_MAX_AGE_SECONDS": Setting(
+        int, 180, "/readyz fails when no Celery worker has written its heartbeat for this long."
+    ),
     # --- RPP (release prior to payment security) ---------------------------------------------
     "RPP_BOND_SHARE": Setting(Decimal, Decimal("0.50"), "A bond / eWSA covers this share of the requirement."),
     "RPP_MINIMUM": Setting(Decimal, Decimal("5000.00"), "Each security amount is raised to at least this."),

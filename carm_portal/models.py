@@ -1,4 +1,5 @@
 from django.db import models
+from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 
@@ -18,3 +19,42 @@ class HolidayOverride(models.Model):
 
     def __str__(self) -> str:
         return f"{self.day} ({'holiday' if self.is_holiday else 'business day'})"
+
+
+class OutboxItem(models.Model):
+    """Work that must follow a commit (a PDF, a letter, offsets, an email), recorded in the same
+    transaction as the change that calls for it. ``carm_portal.outbox`` sends it to Celery after
+    the commit and its sweeper sends it again until the task has succeeded once."""
+
+    class Status(models.TextChoices):
+        PENDING = "pending", _("pending")  # not handed to the broker yet (or the broker was down)
+        SENT = "sent", _("sent")  # handed to the broker; done when the task succeeds
+        DONE = "done", _("done")
+        FAILED = "failed", _("failed")  # gave up after OUTBOX_MAX_ATTEMPTS; an operator looks
+
+    task = models.CharField(_("task"), max_length=200)
+    args = models.JSONField(_("arguments"), default=list, blank=True)
+    # Open items with the same key are one item (a PDF asked for twice while it renders).
+    key = models.CharField(_("key"), max_length=200, blank=True, default="")
+    status = models.CharField(_("status"), max_length=10, choices=Status.choices, default=Status.PENDING)
+    attempts = models.PositiveIntegerField(_("attempts"), default=0)
+    next_attempt_at = models.DateTimeField(_("next attempt at"), default=timezone.now)
+    last_error = models.TextField(_("last error"), blank=True, default="")
+    created_at = models.DateTimeField(_("created at"), default=timezone.now)
+    sent_at = models.DateTimeField(_("sent at"), null=True, blank=True)
+    done_at = models.DateTimeField(_("done at"), null=True, blank=True)
+
+    class Meta:
+        ordering = ["pk"]
+        verbose_name = _("outbox item")
+        verbose_name_plural = _("outbox items")
+        indexes = [models.Index(fields=["status", "next_attempt_at"], name="outbox_due")]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["key"], condition=models.Q(status__in=["pending", "sent"]) & ~models.Q(key=""),
+                name="outbox_one_open_item_per_key",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.task}{self.args} ({self.status})"

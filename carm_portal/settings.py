@@ -179,8 +179,12 @@ CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TASK_SOFT_TIME_LIMIT = env.int("CELERY_TASK_SOFT_TIME_LIMIT", default=600)
 CELERY_TASK_TIME_LIMIT = env.int("CELERY_TASK_TIME_LIMIT", default=660)
-# Redis re-delivers unacked tasks after the visibility timeout; keep it above any task's run time.
-CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 4 * 3600}
+# Redis re-delivers unacked tasks (acks_late: a worker killed mid-task) after the visibility timeout.
+# Sized to the longest task: above every hard time limit (billing chunks: 660 s), so a running task is
+# never delivered twice, and short enough that a killed worker's messages come back within minutes.
+# No task may use an ETA/countdown beyond it. The billing sweeper re-enqueues stale chunks sooner.
+CELERY_VISIBILITY_TIMEOUT = env.int("CELERY_VISIBILITY_TIMEOUT", default=900)
+CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": CELERY_VISIBILITY_TIMEOUT}
 # PDF rendering (WeasyPrint) runs on its own queue and workers: task names "<app>.pdf.<what>".
 CELERY_TASK_ROUTES = {"*.pdf.*": {"queue": "pdf"}}
 # Task modules not named tasks.py (autodiscovery finds only those).

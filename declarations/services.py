@@ -32,7 +32,7 @@ from accounts.models import Business, Membership, ProgramAccount, User
 from accounts.roles import Scope
 from billing import interest, ledger
 from billing.models import LedgerEntry
-from carm_portal import calendar
+from carm_portal import calendar, outbox
 from carm_portal.conf import carm
 from carm_portal.exceptions import ApplicationError
 from carm_portal.money import ZERO
@@ -668,6 +668,8 @@ def _apply_version(cad: CAD, version: CADVersion, lines: Sequence[CADLine], *, k
     cad.current_version = version.number
     cad.updated_at = timezone.now()
     cad.save()
+        if entry.amount < 0:  # a credit: the posting service asks for offsetting (after the commit)
+            outbox.request_offsets([cad.program_account_id])
     return entry
 
 

@@ -10,13 +10,10 @@ class OffsettingConfig(AppConfig):
     verbose_name = _("Offsetting")
 
     def ready(self) -> None:
-        from django.db.models.signals import post_save
-
         from accounts.dashboard import register_panel
-        from billing.models import LedgerEntry
 
         from .panel import panel_context
-        from .signals import on_ledger_entry_saved
 
-        post_save.connect(on_ledger_entry_saved, sender=LedgerEntry, dispatch_uid="offsetting.new_credit")
+        # No ledger signal: each posting service that writes a credit asks for offsetting itself
+        # (``carm_portal.outbox.request_offsets``, recorded with the credit, sent after the commit).
         register_panel("offsetting", "offsetting/_panel.html", panel_context, order=40)

@@ -43,6 +43,7 @@ from accounts.models import Business, Membership, ProgramAccount, User
 from accounts.roles import Right, Scope, roles_with
 from billing import ledger
 from billing.models import LedgerEntry
+from carm_portal import outbox
 from carm_portal.conf import carm
 from carm_portal.exceptions import ApplicationError
 from carm_portal.money import ZERO, format_cad, quantize
@@ -176,11 +177,9 @@ def apply_offsets(*, program_account_id: int, today: date | None = None) -> int:
 
 
 def enqueue_apply_offsets(program_account_ids: Iterable[int]) -> None:
-    """Run ``apply_offsets_task`` for each account once the current transaction commits."""
-    from .tasks import apply_offsets_task
-
+    """Run ``apply_offsets_task`` for each account once the current transaction commits (outbox)."""
     for pk in dict.fromkeys(program_account_ids):
-        transaction.on_commit(lambda pk=pk: apply_offsets_task.delay(pk))
+        outbox.enqueue(outbox.OFFSETS_TASK, pk)
 
 
 def run_offsets(*, actor: User, program_account: ProgramAccount) -> None:

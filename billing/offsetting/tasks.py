@@ -1,9 +1,10 @@
-"""Offsetting tasks. ``apply_offsets_task`` is the one entry point other apps enqueue
-(after a payment, a statement close, any new credit), always via ``transaction.on_commit``.
+"""Offsetting tasks. ``apply_offsets_task`` (``billing.offsetting.apply_offsets``) is the one entry
+point: the service that posts a credit (a payment, a statement close, a CAD correction, an appeal
+decision) asks for it by name through ``carm_portal.outbox.request_offsets``, recorded in its
+transaction and sent after the commit. There is no ledger signal.
 
 ``sweep_task`` runs daily (``schedule.py``) and fans out one ``apply_offsets_task`` per account
-that has unused credit, never one giant task. A new credit entry also enqueues a run by itself
-(``signals.py``).
+that has unused credit, never one giant task (it also catches bulk loads, which ask for nothing).
 """
 
 from celery import shared_task

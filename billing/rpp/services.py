@@ -23,7 +23,6 @@ from collections.abc import Iterable, Sequence
 from datetime import date, timedelta
 from decimal import Decimal
 
-from django.core.mail import send_mail
 from django.db import IntegrityError, transaction
 from django.db.models import F, Sum
 from django.utils import timezone
@@ -34,7 +33,7 @@ from accounts.models import Business, Membership, ProgramAccount, User
 from accounts.roles import Role
 from billing.ledger import post_entry
 from billing.models import DUTIES_AND_TAXES_FIELDS, LedgerEntry
-from carm_portal import calendar
+from carm_portal import calendar, outbox
 from carm_portal.conf import carm
 from carm_portal.exceptions import ApplicationError
 from carm_portal.money import ZERO, format_cad, quantize
@@ -663,7 +662,7 @@ def _notify(*, business: Business, kind: str, key: str, subject: str, body: str,
     except IntegrityError:  # a concurrent run wrote it first
         return None
     if recipients:
-        transaction.on_commit(lambda: send_mail(subject, body, None, recipients, fail_silently=True))
+        outbox.send_mail_later(subject, body, recipients)
     return notice
 
 

@@ -232,8 +232,12 @@ def test_an_allowed_appeal_credits_the_ledger_once_and_offsetting_applies_it(
     with django_capture_on_commit_callbacks(execute=False) as callbacks:
         services.appeal_decide(actor=cbsa, appeal=appeal, outcome="partial", reasons="Mitigating factors.",
                                amount=D("500.00"), today=date(2026, 1, 19))
-    # apply_offsets (ours; the offsetting app may enqueue one of its own too), then the letter.
-    assert len(callbacks) >= 2 and callbacks[-1].__name__ == "_render"
+    # Recorded in the outbox with the decision, sent after the commit: offsetting once, then the letter.
+    from carm_portal.models import OutboxItem
+
+    assert len(callbacks) == 2
+    assert list(OutboxItem.objects.values_list("task", "args")) == [
+        ("billing.offsetting.apply_offsets", [account.pk]), ("appeals.pdf.render_decision_letter", [appeal.pk])]
     appeal.refresh_from_db()
     credit = appeal.credit_entry
     assert (credit.kind, credit.amount, credit.effective_date, credit.billing_period) == (

@@ -94,15 +94,27 @@ def test_sweep_fans_out_one_task_per_account_with_credit(importer, other_importe
     assert sum(Allocation.objects.filter(debt=debt).values_list("amount", flat=True)) == Decimal("25.00")
 
 
-def test_a_new_credit_queues_offsetting_after_commit(importer, rm, django_capture_on_commit_callbacks):
+def test_a_new_credit_queues_offsetting_once_from_its_posting_service(importer, rm, settings,
+                                                                      django_capture_on_commit_callbacks):
+    """No ledger signal: a bare ledger entry queues nothing (the daily sweep finds it); the service
+    that posts a credit (here a payment) asks once, through the outbox, after the commit."""
+    from django.utils import timezone
+
+    from billing.payments import payment_record
+    from carm_portal.models import OutboxItem
+
+    settings.CARM = {**settings.CARM, "OFFSET_AFTER_NEW_CREDIT": True}
     debt = post(rm, K.CAD_CHARGE, "25.00", OCT)
     with django_capture_on_commit_callbacks(execute=True) as callbacks:
         post(rm, K.SECURITY_DEPOSIT, "-50.00", OCT)
+        post(rm, K.PAYMENT, "-5.00", OCT)
     assert callbacks == []
     with django_capture_on_commit_callbacks(execute=True) as callbacks:
-        post(rm, K.PAYMENT, "-50.00", OCT)
+        payment_record(importer.bam, rm, "online_banking", "PAY-OFFSET", Decimal("50.00"), timezone.localdate())
     assert len(callbacks) == 1  # ran apply_offsets_task (eager) for today: the Oct debt is due
-    assert Allocation.objects.get(debt=debt).amount == Decimal("25.00")
+    item = OutboxItem.objects.get(task="billing.offsetting.apply_offsets")
+    assert (item.args, item.status) == ([rm.pk], OutboxItem.Status.DONE)
+    assert sum(a.amount for a in Allocation.objects.filter(debt=debt)) == Decimal("25.00")
 
 
 def test_run_on_demand_is_gated_and_queued(importer, other_importer, rm, django_capture_on_commit_callbacks):
