@@ -15,7 +15,17 @@ from django.utils.translation import ngettext
 from carm_portal.exceptions import ApplicationError
 
 from . import services
-from .models import CAD, CADLine, CADVersion, ExchangeRate, TariffItem, TariffRate, TariffTreatment
+from .models import (
+    CAD,
+    CADLine,
+    CADVersion,
+    ExchangeRate,
+    GstStatus,
+    ReasonCode,
+    TariffItem,
+    TariffRate,
+    TariffTreatment,
+)
 
 
 class ReadOnlyInline(admin.TabularInline):
@@ -35,9 +45,9 @@ class ReadOnlyInline(admin.TabularInline):
 
 class CADLineInline(ReadOnlyInline):
     model = CADLine
-    fields = ["line_no", "description", "classification", "treatment", "origin_country", "quantity", "unit",
-              "value_foreign", "currency", "exchange_rate", "vfd", "duty_rate", "duty", "sima", "excise_duty",
-              "excise_tax", "gst"]
+    fields = ["line_no", "description", "classification", "treatment", "origin_country", "proof_of_origin",
+              "quantity", "unit", "value_foreign", "currency", "exchange_rate", "vfd", "duty_rate", "duty", "sima",
+              "excise_duty", "excise_tax", "gst_status", "gst"]
     readonly_fields = fields
 
 
@@ -176,16 +186,48 @@ class TariffRateInline(admin.TabularInline):
 @admin.register(TariffItem)
 class TariffItemAdmin(admin.ModelAdmin):
     list_display = ["classification", "description_en", "unit_of_measure", "excise_duty_per_unit",
-                    "excise_tax_per_unit", "is_active"]
-    list_filter = ["is_active", "unit_of_measure"]
+                    "excise_tax_per_unit", "gst_status", "is_active"]
+    list_filter = ["is_active", "gst_status", "unit_of_measure"]
     search_fields = ["^classification", "description_en", "description_fr"]
     inlines = [TariffRateInline]
 
 
+class TariffTreatmentForm(forms.ModelForm):
+    class Meta:
+        model = TariffTreatment
+        fields = ["code", "name_en", "name_fr", "sort_order", "origin_rule", "origin_countries",
+                  "proof_of_origin_required", "source"]
+
+    def clean_origin_countries(self) -> str:
+        codes = self.cleaned_data["origin_countries"].upper().replace(",", " ").split()
+        bad = [c for c in codes if len(c) != 2 or not c.isalpha()]
+        if bad:
+            raise forms.ValidationError(_("Not 2-letter country codes: %(codes)s") % {"codes": ", ".join(bad)})
+        return " ".join(sorted(set(codes)))
+
+
 @admin.register(TariffTreatment)
 class TariffTreatmentAdmin(admin.ModelAdmin):
-    list_display = ["code", "name_en", "name_fr", "sort_order"]
+    """Which countries of origin each treatment allows (sources in declarations/reference_tables.py)."""
+
+    form = TariffTreatmentForm
+    list_display = ["code", "name_en", "origin_rule", "origin_countries", "proof_of_origin_required", "sort_order"]
+    list_filter = ["origin_rule", "proof_of_origin_required"]
+    search_fields = ["code", "name_en", "name_fr", "origin_countries"]
+
+
+@admin.register(GstStatus)
+class GstStatusAdmin(admin.ModelAdmin):
+    list_display = ["code", "taxable", "name_en", "legal_basis", "sort_order"]
+    list_filter = ["taxable"]
     search_fields = ["code", "name_en", "name_fr"]
+
+
+@admin.register(ReasonCode)
+class ReasonCodeAdmin(admin.ModelAdmin):
+    list_display = ["code", "party", "description_en", "source", "is_active", "sort_order"]
+    list_filter = ["party", "is_active"]
+    search_fields = ["code", "description_en", "description_fr"]
 
 
 @admin.register(ExchangeRate)

@@ -45,10 +45,27 @@ def _rate(verbose_name, **kwargs):
 class TariffTreatment(models.Model):
     """A tariff treatment (MFN, UST, CPTPT...), keyed by its abbreviation."""
 
+    class OriginRule(models.TextChoices):
+        ONLY = "only", _("Only the listed countries")
+        EXCEPT = "except", _("Any country except the listed ones")
+
     code = models.CharField(_("abbreviation"), max_length=8, primary_key=True)
     name_en = models.CharField(_("name (English)"), max_length=150)
     name_fr = models.CharField(_("name (French)"), max_length=150)
     sort_order = models.PositiveSmallIntegerField(_("order"), default=100)
+    # Which countries of origin the treatment allows (declarations.reference_tables, with sources).
+    origin_rule = models.CharField(_("countries of origin"), max_length=6, choices=OriginRule.choices,
+                                   default=OriginRule.ONLY)
+    origin_countries = models.TextField(
+        _("countries"), blank=True,
+        help_text=_("2-letter ISO codes separated by spaces, e.g. US PR. With \"only\", an empty list allows no "
+                    "country."),
+    )
+    proof_of_origin_required = models.BooleanField(
+        _("proof of origin required"), default=True,
+        help_text=_("A claim of this treatment must record that proof of origin is on file."),
+    )
+    source = models.TextField(_("source"), blank=True, help_text=_("Where the list comes from."))
 
     class Meta:
         ordering = ["sort_order", "code"]
@@ -58,10 +75,72 @@ class TariffTreatment(models.Model):
     def __str__(self) -> str:
         return self.code
 
+    @property
+    def countries(self) -> frozenset[str]:
+        return frozenset(self.origin_countries.upper().replace(",", " ").split())
+
+    def allows_origin(self, country: str) -> bool:
+        listed = country.upper() in self.countries
+        return listed if self.origin_rule == self.OriginRule.ONLY else not listed
+
     def name(self, language: str | None = None) -> str:
         from django.utils.translation import get_language
 
         return self.name_fr if (language or get_language() or "en").startswith("fr") else self.name_en
+
+
+class GstStatus(models.Model):
+    """The GST status of imported goods: taxable at the GST rate, or a non-taxable importation
+    (Excise Tax Act Schedule VII). Codes and sources: ``declarations.reference_tables``."""
+
+    code = models.CharField(_("code"), max_length=8, primary_key=True)
+    taxable = models.BooleanField(_("taxable"), help_text=_("Taxable: GST at the GST rate; otherwise no GST."))
+    name_en = models.CharField(_("name (English)"), max_length=200)
+    name_fr = models.CharField(_("name (French)"), max_length=200)
+    legal_basis = models.CharField(_("legal basis"), max_length=200, blank=True)
+    sort_order = models.PositiveSmallIntegerField(_("order"), default=100)
+
+    class Meta:
+        ordering = ["sort_order", "code"]
+        verbose_name = _("GST status")
+        verbose_name_plural = _("GST statuses")
+
+    def __str__(self) -> str:
+        return self.code
+
+    def name(self, language: str | None = None) -> str:
+        from django.utils.translation import get_language
+
+        return self.name_fr if (language or get_language() or "en").startswith("fr") else self.name_en
+
+
+class ReasonCode(models.Model):
+    """A correction/adjustment reason code (memo D17-2-1 App. A): an importer's, or reserved for CBSA."""
+
+    class Party(models.TextChoices):
+        IMPORTER = "importer", _("Importer")
+        CBSA = "cbsa", _("Reserved for CBSA")
+
+    code = models.CharField(_("code"), max_length=20, primary_key=True)
+    party = models.CharField(_("used by"), max_length=8, choices=Party.choices, default=Party.IMPORTER)
+    description_en = models.CharField(_("description (English)"), max_length=300)
+    description_fr = models.CharField(_("description (French)"), max_length=300)
+    source = models.CharField(_("source"), max_length=200, blank=True)
+    is_active = models.BooleanField(_("active"), default=True)
+    sort_order = models.PositiveSmallIntegerField(_("order"), default=100)
+
+    class Meta:
+        ordering = ["sort_order", "code"]
+        verbose_name = _("reason code")
+        verbose_name_plural = _("reason codes")
+
+    def __str__(self) -> str:
+        return self.code
+
+    def description(self, language: str | None = None) -> str:
+        from django.utils.translation import get_language
+
+        return self.description_fr if (language or get_language() or "en").startswith("fr") else self.description_en
 
 
 class TariffItem(models.Model):
@@ -78,6 +157,10 @@ class TariffItem(models.Model):
     excise_tax_per_unit = _rate(
         _("excise tax per unit"), null=True, blank=True,
         help_text=_("Specific excise tax in CAD per unit of measure (e.g. vehicle air conditioners), if any."),
+    )
+    gst_status = models.ForeignKey(
+        GstStatus, on_delete=models.PROTECT, null=True, blank=True, related_name="+", db_index=False,
+        verbose_name=_("GST status"), help_text=_("The goods' default GST status. Empty: taxable."),
     )
     is_active = models.BooleanField(_("active"), default=True)
 
@@ -296,6 +379,10 @@ class CADLine(models.Model):
         verbose_name=_("tariff treatment"),
     )
     origin_country = models.CharField(_("country of origin"), max_length=2, validators=[COUNTRY])
+    proof_of_origin = models.BooleanField(
+        _("proof of origin on file"), default=False,
+        help_text=_("Required to claim a preferential tariff treatment."),
+    )
     quantity = models.DecimalField(_("quantity"), max_digits=14, decimal_places=3, default=Decimal("1"))
     unit = models.CharField(_("unit"), max_length=3, default="NMB")
     value_foreign = models.DecimalField(_("value (invoice currency)"), max_digits=14, decimal_places=2)
@@ -313,6 +400,12 @@ class CADLine(models.Model):
     sima = _money(_("SIMA duty"))
     excise_duty = _money(_("excise duty"))
     excise_tax = _money(_("excise tax"))
+    # The GST status code the filer typed (empty: the tariff item's), and the one applied.
+    declared_gst_status = models.CharField(_("declared GST status"), max_length=8, blank=True)
+    gst_status = models.ForeignKey(
+        GstStatus, on_delete=models.PROTECT, null=True, blank=True, related_name="+", db_index=False,
+        verbose_name=_("GST status"), help_text=_("Empty: taxable (no status looked up yet, or none set)."),
+    )
     gst = _money(_("GST"))
 
     class Meta:

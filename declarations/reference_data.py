@@ -110,6 +110,10 @@ TARIFF_ITEMS = [
      "Vins de raisins frais, ≤ 13,7 % vol, en récipients ≤ 2 L", "LTR", "0", False, "0.7681", None),
 ]
 
+# The demo items' GST status where it is not taxable (codes: declarations.reference_tables).
+# Roasted coffee is a basic grocery: non-taxable on import (Excise Tax Act Schedule VII s.1).
+GST_STATUS_BY_ITEM = {"0901210000": "S7-1"}
+
 # (currency, central rate to CAD, relative swing, decimal places) — Bank of Canada-like levels.
 CURRENCIES = [
     ("USD", Decimal("1.3800"), Decimal("0.015"), 4),

@@ -14,8 +14,23 @@ from django.db import transaction
 from django.utils import timezone
 
 from carm_portal import calendar
-from declarations.models import ExchangeRate, TariffItem, TariffRate, TariffTreatment
-from declarations.reference_data import CURRENCIES, PREFERENTIAL, TARIFF_ITEMS, TREATMENTS, rate_on
+from declarations import reference_tables
+from declarations.models import (
+    ExchangeRate,
+    GstStatus,
+    ReasonCode,
+    TariffItem,
+    TariffRate,
+    TariffTreatment,
+)
+from declarations.reference_data import (
+    CURRENCIES,
+    GST_STATUS_BY_ITEM,
+    PREFERENTIAL,
+    TARIFF_ITEMS,
+    TREATMENTS,
+    rate_on,
+)
 
 
 class Command(BaseCommand):
@@ -30,6 +45,8 @@ class Command(BaseCommand):
             TariffTreatment.objects.update_or_create(
                 code=code, defaults={"name_en": name_en, "name_fr": name_fr, "sort_order": order * 10}
             )
+        # Origins by treatment, GST statuses, reason codes (with their sources).
+        reference_tables.load(TariffTreatment, GstStatus, ReasonCode)
         rates = 0
         for code, en, fr, unit, mfn, gpt_excluded, excise_duty, excise_tax in TARIFF_ITEMS:
             item, _created = TariffItem.objects.update_or_create(
@@ -38,6 +55,7 @@ class Command(BaseCommand):
                     "description_en": en, "description_fr": fr, "unit_of_measure": unit,
                     "excise_duty_per_unit": Decimal(excise_duty) if excise_duty else None,
                     "excise_tax_per_unit": Decimal(excise_tax) if excise_tax else None,
+                    "gst_status_id": GST_STATUS_BY_ITEM.get(code),
                     "is_active": True,
                 },
             )
