@@ -120,7 +120,7 @@ def start_run(period_end: date, *, actor: User | None = None, force: bool = Fals
                 enqueue(run_id, number)
             _enqueue_finalize(run_id)
 
-        transaction.on_commit(_enqueue_all)
+        transaction.on_commit(lambda: _best_effort(_enqueue_all, run_id))
     return run
 
 
@@ -159,7 +159,7 @@ def retry_failed(run_id: int, *, actor: User | None = None, enqueue: Enqueue | N
                 enqueue(run_id, number)
             _enqueue_finalize(run_id)
 
-        transaction.on_commit(_enqueue_all)
+        transaction.on_commit(lambda: _best_effort(_enqueue_all, run_id))
     return len(todo)
 
 
@@ -169,11 +169,13 @@ def _enqueue_finalize(run_id: int) -> None:
     finalize_billing_run.delay(run_id)
 
 
-def _enqueue_offsets(account_ids: list[int]) -> None:
-    from billing.offsetting.tasks import apply_offsets_task
-
-    for account_id in account_ids:
-        apply_offsets_task.delay(account_id)
+def _best_effort(send: Callable[[], None], run_id: int) -> None:
+    """Enqueue after the commit without failing the caller: with the broker down the chunks stay
+    pending in the database and the beat sweeper (``finalize_open_runs``) enqueues them again."""
+    try:
+        send()
+    except Exception as exc:
+        logger.warning("Billing run %s: chunks not enqueued now (%s); the sweeper will", run_id, exc)
 
 
 def close_chunk(run_id: int, number: int) -> str:
@@ -233,7 +235,7 @@ def _finalize_if_last(run_id: int) -> None:
     account is accounted for, enqueue the finalizer on commit. The periodic finalizer is the net."""
     done, failed, total = BillingRun.objects.values_list("done", "failed", "total").get(pk=run_id)
     if done + failed >= total:
-        transaction.on_commit(lambda: _enqueue_finalize(run_id))
+        transaction.on_commit(lambda: _best_effort(lambda: _enqueue_finalize(run_id), run_id))
 
 
 def _slow_down_for_tests() -> None:
@@ -265,21 +267,30 @@ def finalize_run(run_id: int) -> str:
         return run.status
 
 
-STALE_AFTER_MINUTES = 30
+def stale_chunks(run_id: int) -> list[int]:
+    """The run's pending chunks that no worker holds now (a worker closing a chunk holds its row
+    lock for the whole chunk; a killed worker's connection drops and its lock with it)."""
+    with transaction.atomic():
+        return list(
+            BillingRunChunk.objects.select_for_update(skip_locked=True)
+            .filter(run_id=run_id, status=BillingRunChunk.Status.PENDING).order_by("pk")
+            .values_list("number", flat=True)
+        )
 
 
-def finalize_open_runs(*, enqueue: Enqueue | None = None) -> int:
-    """The periodic finalizer: finalize every running run (cheap when there is none), and re-enqueue
-    the pending chunks of a run with no progress for ``STALE_AFTER_MINUTES`` (a worker was killed and
-    Redis would redeliver its unacked message only after the visibility timeout). A duplicate
-    delivery is harmless: the chunk claim skips a locked or done chunk."""
+def finalize_open_runs(*, enqueue: Enqueue | None = None, now=None) -> int:
+    """The beat sweeper (every minute): finalize every running run (cheap when there is none), and
+    re-enqueue the pending chunks no worker holds of a run with no progress for
+    ``BILLING_CHUNK_STALE_SECONDS`` (a worker was killed, its messages unacked or lost: Redis would
+    redeliver them only after the visibility timeout). A duplicate delivery is harmless: the chunk
+    claim skips a locked or done chunk. Returns the number of runs finished."""
     from datetime import timedelta
 
     from django.db.models import Max
 
     enqueue = enqueue or _default_enqueue
     finished = 0
-    stale_before = timezone.now() - timedelta(minutes=STALE_AFTER_MINUTES)
+    stale_before = (now or timezone.now()) - timedelta(seconds=carm("BILLING_CHUNK_STALE_SECONDS"))
     for run in BillingRun.objects.filter(status=BillingRun.Status.RUNNING).annotate(
         last_done=Max("chunks__finished_at")
     ):
@@ -288,8 +299,13 @@ def finalize_open_runs(*, enqueue: Enqueue | None = None) -> int:
             continue
         last = max(filter(None, [run.last_done, run.started_at]), default=None)
         if last is not None and last < stale_before:
-            for number in run.chunks.filter(status=BillingRunChunk.Status.PENDING).values_list("number", flat=True):
+            numbers = stale_chunks(run.pk)
+            if numbers:
+                logger.warning("Billing run %s: no progress since %s; re-enqueueing chunks %s", run.pk, last, numbers)
+            for number in numbers:
                 enqueue(run.pk, number)
+            if numbers:
+                _enqueue_finalize(run.pk)
     return finished
 
 

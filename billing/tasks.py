@@ -50,7 +50,8 @@ def finalize_billing_run(run_id: int) -> str:
 
 @shared_task(name="billing.finalize_open_runs", acks_late=True, soft_time_limit=120, time_limit=150)
 def finalize_open_runs() -> int:
-    """Periodic safety net: finalize runs whose last chunk's finalizer was lost."""
+    """Beat sweeper (every minute): finalize runs whose finalizer was lost; re-enqueue the chunks of a
+    stalled run that no worker holds (a killed worker); see ``services.finalize_open_runs``."""
     return services.finalize_open_runs()
 
 

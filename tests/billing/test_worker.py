@@ -6,6 +6,7 @@ fails in CI.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import time
@@ -94,3 +95,48 @@ def test_a_worker_killed_mid_run_then_a_rerun_leaves_one_correct_statement_per_a
     assert again.total == 0 and again.run_number == 2
     statements = assert_statements_match_ledger(PREVIOUS)
     assert len(statements) == rerun.total
+
+
+def test_a_killed_worker_main_process_never_stalls_the_run_the_sweeper_finishes_it(billing_settings, settings):
+    """The whole worker dies (its main process SIGKILLed mid-chunk, then its orphaned pool child);
+    nobody reruns anything. The beat sweeper (``billing.finalize_open_runs``, called here as beat
+    would every minute) finds the run stalled, re-enqueues the chunks no worker holds, and a new
+    worker finishes it: one statement per account, one interest row per account and period."""
+    from django.db.models import Count
+
+    from billing.tasks import finalize_open_runs
+
+    settings.CARM = {**settings.CARM, "BILLING_CHUNK_STALE_SECONDS": 2}
+    accounts = generate_accounts(30, seed=29)
+    with real_worker("celery", concurrency=1, extra_env={"CARM_TEST_BILLING_CHUNK_DELAY": "1.5"}) as worker:
+        assert wait_for(services.start_run(PREVIOUS).pk).status == BillingRun.Status.COMPLETE
+        run = services.start_run(PERIOD)  # the period with overdue balances: interest is posted
+        assert run.chunks_total == 5
+        wait_for(run.pk, done=1)  # the first chunk is committed; the worker is inside the second
+        time.sleep(0.5)
+        children = _children(worker.pid)
+        os.kill(worker.pid, signal.SIGKILL)  # the MAIN process: nothing acks, nothing restores its messages
+        worker.wait(timeout=10)
+        for pid in children:  # the orphaned pool child goes with its container
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)
+    run.refresh_from_db()
+    assert run.status == BillingRun.Status.RUNNING and run.chunks_done < run.chunks_total
+    # A new worker (real_worker empties the broker db: the killed worker's unacked messages are gone).
+    with real_worker("celery"):
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline:
+            run.refresh_from_db()
+            if run.status != BillingRun.Status.RUNNING:
+                break
+            finalize_open_runs()  # what beat runs every minute (the stale window is 2 s here)
+            time.sleep(2.5)
+    run.refresh_from_db()
+    assert run.status == BillingRun.Status.COMPLETE and run.done == run.total and run.failed == 0
+    statements = assert_statements_match_ledger(PERIOD)
+    per_account = Statement.objects.filter(period_end=PERIOD).values("program_account").annotate(n=Count("id"))
+    assert len(statements) == run.total and {row["n"] for row in per_account} == {1}
+    assert {s.program_account_id for s in statements} <= {a.pk for a in accounts}
+    interest = (LedgerEntry.objects.filter(kind=LedgerEntry.Kind.INTEREST)
+                .values("program_account", "billing_period").annotate(n=Count("id")))
+    assert interest and {row["n"] for row in interest} == {1}
