@@ -35,6 +35,9 @@ Line columns:
                         direct shipment
   duty_rate_percent     optional; 6.5 for 6.5 %; if given, must equal the tariff rate
   sima, excise_duty, excise_tax   optional amounts in CAD
+  proof_of_origin       yes/no (default no); yes is required to claim any treatment but MFN, and
+                        the treatment must allow the origin (UST: US goods...)
+  gst_status            optional GST status code (TAX, S7-1, ...); default: the tariff item's
 """
 
 from __future__ import annotations
@@ -88,7 +91,7 @@ HEADER_COLUMNS = tuple(HEADER_FIELDS)
 LINE_COLUMNS = (
     "line_no", "description", "description_2", "classification", "treatment", "origin_country", "quantity",
     "unit", "value_foreign", "currency", "exchange_rate", "duty_rate_percent", "sima", "excise_duty",
-    "excise_tax",
+    "excise_tax", "proof_of_origin", "gst_status",
 )
 COLUMNS = ("cad_ref", "program_account", *HEADER_COLUMNS, *LINE_COLUMNS)
 REQUIRED_COLUMNS = ("release_date", "direct_shipment_date", "office_code", "classification", "treatment",

@@ -25,9 +25,9 @@ CADS_PER_MONTH = 30
 DUE_SOON = [
     ("DEMO-DUE-1", [
         {"description": "Men's cotton T-shirts", "classification": "6109100011", "treatment": "UST",
-         "origin_country": "US", "quantity": "600", "value_foreign": "4200.00"},
+         "origin_country": "US", "proof_of_origin": True, "quantity": "600", "value_foreign": "4200.00"},
         {"description": "Women's cotton T-shirts", "classification": "6109100021", "treatment": "UST",
-         "origin_country": "US", "quantity": "400", "value_foreign": "3100.00"},
+         "origin_country": "US", "proof_of_origin": True, "quantity": "400", "value_foreign": "3100.00"},
     ]),
     ("DEMO-DUE-2", [
         {"description": "Cotton sweaters", "classification": "6110200010", "treatment": "MFN",

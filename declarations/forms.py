@@ -16,13 +16,15 @@ from django.utils.translation import gettext_lazy as _
 
 from carm_portal.exceptions import ApplicationError
 
-from .models import CAD, CADVersion, TariffTreatment
+from .models import CAD, CADVersion, GstStatus, ReasonCode, TariffTreatment
 
 DATE_WIDGET = forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d")
 HUNDRED = Decimal(100)
 
 # Service field names (validation.LINE_FIELDS) that the line form names differently.
 LINE_FIELD_TO_FORM = {"duty_rate": "duty_rate_percent"}
+# Other service field names shown on a differently named form field.
+FIELD_TO_FORM = {"reason_codes": "reason_code_1"}
 
 
 # --- The CAD list's filters -------------------------------------------------------------------
@@ -119,6 +121,10 @@ class CadLineForm(forms.Form):
     )
     treatment = forms.ChoiceField(label=_("Tariff treatment"), required=False)
     origin_country = forms.CharField(label=_("Origin"), required=False, max_length=2)
+    proof_of_origin = forms.BooleanField(
+        label=_("Proof of origin on file"), required=False,
+        help_text=_("Required to claim a preferential treatment (any but MFN)."),
+    )
     quantity = forms.DecimalField(label=_("Quantity"), required=False, max_digits=14, decimal_places=3)
     unit = forms.CharField(label=_("Unit"), required=False, max_length=3)
     value_foreign = forms.DecimalField(label=_("Value"), required=False, max_digits=14, decimal_places=2)
@@ -131,10 +137,13 @@ class CadLineForm(forms.Form):
     sima = forms.DecimalField(label=_("SIMA"), required=False, max_digits=14, decimal_places=2)
     excise_duty = forms.DecimalField(label=_("Excise duty"), required=False, max_digits=14, decimal_places=2)
     excise_tax = forms.DecimalField(label=_("Excise tax"), required=False, max_digits=14, decimal_places=2)
+    gst_status = forms.ChoiceField(label=_("GST status"), required=False,
+                                   help_text=_("Blank: the tariff item's (taxable unless the goods are exempt)."))
 
-    def __init__(self, *args, treatment_choices=None, **kwargs):
+    def __init__(self, *args, treatment_choices=None, gst_choices=None, **kwargs):
         super().__init__(*args, **kwargs)
         self.fields["treatment"].choices = treatment_choices if treatment_choices is not None else treatment_options()
+        self.fields["gst_status"].choices = gst_choices if gst_choices is not None else gst_status_options()
 
     def service_line(self) -> dict[str, Any]:
         data = dict(self.cleaned_data)
@@ -150,9 +159,23 @@ def treatment_options() -> list[tuple[str, str]]:
     return [("", "—"), *((t.code, t.code) for t in TariffTreatment.objects.all())]
 
 
+def gst_status_options() -> list[tuple[str, str]]:
+    """The GST status choices, with their meaning (loaded once per page)."""
+    return [("", _("As the tariff item")), *((g.code, f"{g.code} – {g.name()}") for g in GstStatus.objects.all())]
+
+
+def reason_code_options() -> list[tuple[str, str]]:
+    """The importer reason codes (memo D17-2-1 App. A) with their meaning; CBSA's are not offered."""
+    return [("", "—"), *(
+        (r.code, f"{r.code} – {r.description()}")
+        for r in ReasonCode.objects.filter(party=ReasonCode.Party.IMPORTER, is_active=True)
+    )]
+
+
 def line_formset(data=None, *, initial=None) -> _LineFormSet:
     return CadLineFormSet(data, initial=initial, prefix="lines",
-                          form_kwargs={"treatment_choices": treatment_options()})
+                          form_kwargs={"treatment_choices": treatment_options(),
+                                       "gst_choices": gst_status_options()})
 
 
 class _LineFormSet(forms.BaseFormSet):
@@ -197,10 +220,14 @@ def _plain(number: Decimal) -> str:
 
 
 class AmendForm(forms.Form):
-    reason_codes = forms.CharField(
-        label=_("Reason codes"), max_length=40,
-        help_text=_("Up to 3 codes separated by commas, e.g. VC (value change), CC (classification), OC (origin)."),
+    # Up to 3 codes, in order: the order matters to CBSA (CARM bulletin 5417).
+    reason_code_1 = forms.ChoiceField(
+        label=_("Reason code"),
+        help_text=_("Memo D17-2-1 Appendix A. A refund: the code supporting the refund first; an amount owing: "
+                    "the code supporting it first."),
     )
+    reason_code_2 = forms.ChoiceField(label=_("Second reason code"), required=False)
+    reason_code_3 = forms.ChoiceField(label=_("Third reason code"), required=False)
     legal_basis = forms.ChoiceField(
         label=_("Legal basis"), required=False,
         choices=[("", _("Let the portal decide")), *[c for c in CADVersion.LegalBasis.choices if c[0]]],
@@ -214,8 +241,15 @@ class AmendForm(forms.Form):
     remarks = forms.CharField(label=_("Remarks"), required=False, max_length=1000,
                               widget=forms.Textarea(attrs={"rows": 2}))
 
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        choices = reason_code_options()
+        for name in ("reason_code_1", "reason_code_2", "reason_code_3"):
+            self.fields[name].choices = choices
+
     def codes(self) -> list[str]:
-        return [c.strip() for c in self.cleaned_data["reason_codes"].split(",") if c.strip()]
+        return [self.cleaned_data[name] for name in ("reason_code_1", "reason_code_2", "reason_code_3")
+                if self.cleaned_data.get(name)]
 
 
 class WithdrawForm(forms.Form):
@@ -246,7 +280,7 @@ def apply_service_errors(exc: ApplicationError, header_form: forms.Form | None, 
     for key, messages in exc.field_errors.items():
         if isinstance(messages, str):
             messages = [messages]
-        target_form, field = top, key
+        target_form, field = top, FIELD_TO_FORM.get(key, key)
         if key.startswith("lines.") and key.count(".") == 2:
             _lines, index, name = key.split(".")
             name = LINE_FIELD_TO_FORM.get(name, name)

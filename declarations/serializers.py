@@ -16,7 +16,17 @@ from rest_framework import serializers
 from accounts.models import ProgramAccount
 from accounts.serializers import BusinessBriefSerializer, ProgramAccountBriefSerializer
 
-from .models import CAD, CADLine, CADVersion, ExchangeRate, TariffItem, TariffRate
+from .models import (
+    CAD,
+    CADLine,
+    CADVersion,
+    ExchangeRate,
+    GstStatus,
+    ReasonCode,
+    TariffItem,
+    TariffRate,
+    TariffTreatment,
+)
 
 _MONEY = {"max_digits": 14, "decimal_places": 2}
 
@@ -26,15 +36,17 @@ _MONEY = {"max_digits": 14, "decimal_places": 2}
 class CadLineSerializer(serializers.ModelSerializer):
     classification = serializers.CharField(source="classification_id", read_only=True)
     treatment = serializers.CharField(source="treatment_id", read_only=True)
+    gst_status = serializers.CharField(source="gst_status_id", read_only=True, allow_null=True,
+                                       help_text=_("The GST status applied (null: taxable)."))
     duties_and_taxes = serializers.DecimalField(read_only=True, **_MONEY)
 
     class Meta:
         model = CADLine
         fields = [
             "line_no", "description", "description_2", "classification", "treatment", "origin_country",
-            "quantity", "unit", "value_foreign", "currency", "declared_exchange_rate", "declared_duty_rate",
-            "exchange_rate", "duty_rate", "vfd", "duty", "sima", "excise_duty", "excise_tax", "gst",
-            "duties_and_taxes",
+            "proof_of_origin", "quantity", "unit", "value_foreign", "currency", "declared_exchange_rate",
+            "declared_duty_rate", "exchange_rate", "duty_rate", "vfd", "duty", "sima", "excise_duty", "excise_tax",
+            "declared_gst_status", "gst_status", "gst", "duties_and_taxes",
         ]
         read_only_fields = fields
 
@@ -120,7 +132,35 @@ class TariffItemSerializer(serializers.ModelSerializer):
     class Meta:
         model = TariffItem
         fields = ["classification", "description_en", "description_fr", "unit_of_measure",
-                  "excise_duty_per_unit", "excise_tax_per_unit", "rates"]
+                  "excise_duty_per_unit", "excise_tax_per_unit", "gst_status", "rates"]
+        read_only_fields = fields
+
+
+class TariffTreatmentSerializer(serializers.ModelSerializer):
+    countries = serializers.SerializerMethodField()
+
+    class Meta:
+        model = TariffTreatment
+        fields = ["code", "name_en", "name_fr", "origin_rule", "countries", "proof_of_origin_required", "source"]
+        read_only_fields = fields
+
+    @extend_schema_field(serializers.ListField(child=serializers.CharField(),
+                                               help_text=_("ISO codes; see origin_rule (only / except).")))
+    def get_countries(self, treatment: TariffTreatment) -> list[str]:
+        return sorted(treatment.countries)
+
+
+class GstStatusSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = GstStatus
+        fields = ["code", "taxable", "name_en", "name_fr", "legal_basis"]
+        read_only_fields = fields
+
+
+class ReasonCodeSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = ReasonCode
+        fields = ["code", "party", "description_en", "description_fr", "source"]
         read_only_fields = fields
 
 
@@ -158,6 +198,10 @@ class CadLineInputSerializer(serializers.Serializer):
     classification = serializers.CharField(max_length=13, help_text=_("10 digits; dots allowed (6109.10.00.11)."))
     treatment = serializers.CharField(max_length=8, help_text=_("Tariff treatment abbreviation: MFN, UST, CPTPT…"))
     origin_country = serializers.CharField(max_length=2, allow_blank=True, required=False, default="")
+    proof_of_origin = serializers.BooleanField(
+        required=False, default=False,
+        help_text=_("Proof of origin is on file: required to claim any treatment but MFN."),
+    )
     quantity = serializers.DecimalField(max_digits=14, decimal_places=3, required=False, allow_null=True)
     unit = serializers.CharField(max_length=3, allow_blank=True, required=False, default="")
     value_foreign = serializers.DecimalField(help_text=_("In the line's currency."), **_MONEY)
@@ -174,6 +218,10 @@ class CadLineInputSerializer(serializers.Serializer):
     sima = serializers.DecimalField(required=False, allow_null=True, **_MONEY)
     excise_duty = serializers.DecimalField(required=False, allow_null=True, **_MONEY)
     excise_tax = serializers.DecimalField(required=False, allow_null=True, **_MONEY)
+    gst_status = serializers.CharField(
+        max_length=8, required=False, allow_blank=True, default="",
+        help_text=_("GST status code (see gst-statuses/). Blank: the tariff item's (taxable unless exempt)."),
+    )
 
 
 class CadHeaderInputSerializer(serializers.Serializer):
@@ -213,7 +261,11 @@ class CadUpdateInputSerializer(CadHeaderInputSerializer):
 
 class CadAmendInputSerializer(serializers.Serializer):
     lines = CadLineInputSerializer(many=True, max_length=999, help_text=_("The complete lines of the new version."))
-    reason_codes = serializers.ListField(child=serializers.CharField(max_length=10), min_length=1, max_length=3)
+    reason_codes = serializers.ListField(
+        child=serializers.CharField(max_length=20), min_length=1, max_length=3,
+        help_text=_("Importer reason codes of memo D17-2-1 App. A (see reason-codes/), in order: the code that "
+                    "supports a refund, or an amount owing, first."),
+    )
     legal_basis = serializers.ChoiceField(
         choices=[c for c in CADVersion.LegalBasis.choices if c[0]], required=False, allow_null=True,
         help_text=_("Omitted: s74 when the change lowers what is owed, s32_2 for a change of origin, "
@@ -225,7 +277,8 @@ class CadAmendInputSerializer(serializers.Serializer):
 
 class CadWithdrawInputSerializer(serializers.Serializer):
     reason = serializers.CharField(required=False, allow_blank=True, max_length=1000, default="")
-    reason_codes = serializers.ListField(child=serializers.CharField(max_length=10), required=False, default=list)
+    reason_codes = serializers.ListField(child=serializers.CharField(max_length=20), required=False, default=list,
+                                         max_length=3)
 
 
 class CadImportInputSerializer(serializers.Serializer):

@@ -39,7 +39,7 @@ from carm_portal.money import ZERO
 
 from . import deadlines, transaction_numbers
 from .calculation import Totals, cad_totals
-from .models import CAD, CADLine, CADVersion, IdempotencyKey
+from .models import CAD, CADLine, CADVersion, IdempotencyKey, ReasonCode
 from .validation import (
     HEADER_FIELDS,
     S32_2_FIELDS,
@@ -215,14 +215,20 @@ def raw_line(line: CADLine) -> dict[str, Any]:
         "sima": line.sima,
         "excise_duty": line.excise_duty,
         "excise_tax": line.excise_tax,
+        "gst_status": line.declared_gst_status,
+        "proof_of_origin": line.proof_of_origin,
     }
 
 
 _SNAPSHOT_FIELDS = (
     "line_no", "description", "description_2", "classification", "treatment", "origin_country",
-    "quantity", "unit", "value_foreign", "currency", "declared_exchange_rate", "declared_duty_rate",
-    "exchange_rate", "duty_rate", "vfd", "duty", "sima", "excise_duty", "excise_tax", "gst",
+    "proof_of_origin", "quantity", "unit", "value_foreign", "currency", "declared_exchange_rate",
+    "declared_duty_rate", "exchange_rate", "duty_rate", "vfd", "duty", "sima", "excise_duty", "excise_tax",
+    "declared_gst_status", "gst_status", "gst",
 )
+_SNAPSHOT_FKS = ("classification", "treatment", "gst_status")
+# Fields a snapshot taken before they existed lacks: the value they then had.
+_SNAPSHOT_DEFAULTS = {"proof_of_origin": False, "declared_gst_status": ""}
 _SNAPSHOT_DECIMALS = {
     "quantity", "value_foreign", "declared_exchange_rate", "declared_duty_rate", "exchange_rate", "duty_rate",
     "vfd", "duty", "sima", "excise_duty", "excise_tax", "gst",
@@ -233,7 +239,7 @@ def line_snapshot(line: CADLine) -> dict[str, Any]:
     """A line as frozen JSON: Decimals as strings, codes as they were."""
     out: dict[str, Any] = {}
     for key in _SNAPSHOT_FIELDS:
-        attr = f"{key}_id" if key in ("classification", "treatment") else key
+        attr = f"{key}_id" if key in _SNAPSHOT_FKS else key
         value = getattr(line, attr)
         out[key] = str(value) if isinstance(value, Decimal) else value
     return out
@@ -244,10 +250,10 @@ def lines_from_snapshot(cad: CAD, snapshot: Sequence[Mapping[str, Any]]) -> list
     for row in snapshot:
         fields = {}
         for key in _SNAPSHOT_FIELDS:
-            value = row.get(key)
+            value = row.get(key, _SNAPSHOT_DEFAULTS.get(key))
             if key in _SNAPSHOT_DECIMALS and value is not None:
                 value = Decimal(value)
-            fields[f"{key}_id" if key in ("classification", "treatment") else key] = value
+            fields[f"{key}_id" if key in _SNAPSHOT_FKS else key] = value
         lines.append(CADLine(cad=cad, **fields))
     return lines
 
@@ -290,6 +296,8 @@ def _diff(old_lines: Sequence[Mapping[str, Any]], new_lines: Sequence[Mapping[st
 
 
 def _norm(value: Any) -> Any:
+    if value is None or value is False or value == "":
+        return None  # an older snapshot without the field, and "no" / blank, are the same
     if isinstance(value, str):
         try:
             return Decimal(value).normalize()
@@ -661,6 +669,8 @@ def _apply_version(cad: CAD, version: CADVersion, lines: Sequence[CADLine], *, k
                                                                    "version": version.number},
             created_by=actor,
         )
+        if entry.amount < 0:  # a credit: the posting service asks for offsetting (after the commit)
+            outbox.request_offsets([cad.program_account_id])
     version.ledger_entry = entry
     version.save()
     _replace_lines(cad, lines)
@@ -668,19 +678,31 @@ def _apply_version(cad: CAD, version: CADVersion, lines: Sequence[CADLine], *, k
     cad.current_version = version.number
     cad.updated_at = timezone.now()
     cad.save()
-        if entry.amount < 0:  # a credit: the posting service asks for offsetting (after the commit)
-            outbox.request_offsets([cad.program_account_id])
     return entry
 
 
-def _clean_reason_codes(reason_codes: Sequence[str] | None, problems: Problems) -> list[str]:
+def _clean_reason_codes(reason_codes: Sequence[str] | None, problems: Problems, *,
+                        required: bool = True) -> list[str]:
+    """Up to 3 importer reason codes of memo D17-2-1 App. A (the ``ReasonCode`` table), in the
+    order given (it matters: CARM bulletin 5417). Codes reserved for CBSA are refused."""
     codes = [str(c).strip().upper() for c in (reason_codes or []) if str(c).strip()]
     if not codes:
-        problems.add("reason_codes", _("Give at least one reason code."))
-    elif len(codes) > MAX_REASON_CODES:
+        if required:
+            problems.add("reason_codes", _("Give at least one reason code."))
+        return codes
+    if len(codes) > MAX_REASON_CODES:
         problems.add("reason_codes", _("At most %(n)d reason codes.") % {"n": MAX_REASON_CODES})
-    elif any(len(c) > 10 for c in codes):
-        problems.add("reason_codes", _("A reason code has at most 10 characters."))
+        return codes
+    if len(set(codes)) != len(codes):
+        problems.add("reason_codes", _("Give each reason code once."))
+    known = {rc.code: rc for rc in ReasonCode.objects.filter(code__in=[c[:20] for c in codes], is_active=True)}
+    for code in codes:
+        found = known.get(code)
+        if found is None:
+            problems.add("reason_codes", _("Unknown reason code %(code)s: use an importer code of memo D17-2-1 "
+                                           "Appendix A.") % {"code": code[:20]})
+        elif found.party != ReasonCode.Party.IMPORTER:
+            problems.add("reason_codes", _("Reason code %(code)s is reserved for CBSA.") % {"code": code})
     return codes
 
 
@@ -866,10 +888,14 @@ def cad_withdraw(*, actor: User, cad: CAD, reason: str = "", reason_codes: Seque
         _gate(actor, Scope.ADJUST_CADS, cad.program_account_id)
         if _has_pending_adjustment(cad):
             raise ApplicationError(_("An adjustment to this CAD is waiting for CBSA review; withdraw it later."))
+        problems = Problems()
+        codes = _clean_reason_codes(reason_codes, problems, required=False)
+        if problems:
+            _raise(problems, _("Please correct the errors below."))
         current = _current_version(cad)
         version = CADVersion(
             cad=cad, number=_next_number(cad), base_number=cad.current_version, kind=CADVersion.Kind.WITHDRAWAL,
-            status=CADVersion.Status.AUTO_APPROVED, reason_codes=[str(c).strip().upper() for c in reason_codes if c],
+            status=CADVersion.Status.AUTO_APPROVED, reason_codes=codes,
             remarks=(reason or "").strip(), legal_basis=CADVersion.LegalBasis.NONE, filed_by=actor, lines=[],
             diff=_diff(current.lines, [], current.totals, Totals()),
         )

@@ -32,7 +32,7 @@ from carm_portal.money import ZERO
 
 from . import transaction_numbers
 from .calculation import LineAmounts, line_amounts, specific_amount
-from .models import CAD, ExchangeRate, TariffItem, TariffRate, TariffTreatment
+from .models import CAD, ExchangeRate, GstStatus, TariffItem, TariffRate, TariffTreatment
 
 HOME_CURRENCY = "CAD"
 MAX_LINES = 999
@@ -68,6 +68,8 @@ LINE_FIELDS = (
     "sima",
     "excise_duty",
     "excise_tax",
+    "gst_status",
+    "proof_of_origin",
 )
 
 # Line fields whose change makes a version a s.32.2 correction (origin, classification, VFD).
@@ -142,6 +144,22 @@ def parse_decimal(value: Any, *, places: int, max_digits: int) -> Decimal | None
         raise ValueError(" ".join(exc.messages)) from None
 
 
+_TRUE = {"1", "true", "yes", "y", "on", "oui", "o"}
+_FALSE = {"", "0", "false", "no", "n", "off", "non"}
+
+
+def parse_bool(value: Any) -> bool:
+    """True/False from a form, JSON or a CSV cell (yes/no, true/false, 1/0; empty is no)."""
+    if isinstance(value, bool):
+        return value
+    text = _text(value).lower()
+    if text in _TRUE:
+        return True
+    if text in _FALSE:
+        return False
+    raise ValueError(value)
+
+
 def normalize_classification(value: Any) -> str:
     return "".join(ch for ch in _text(value) if ch not in ". -")
 
@@ -150,12 +168,15 @@ def normalize_classification(value: Any) -> str:
 
 @dataclass
 class ReferenceData:
-    """Tariff items, duty rates, treatments and exchange rates for a batch, loaded in 4 queries."""
+    """Tariff items, duty rates, treatments, GST statuses and exchange rates for a batch, in 5 queries."""
 
     items: dict[str, TariffItem]
     rates: dict[tuple[str, str], Decimal]
     treatments: set[str]
     fx: dict[str, tuple[list[date], list[Decimal]]]
+    # The treatments with their origin rules, and GST status code → taxable.
+    treatment_rules: dict[str, TariffTreatment] = field(default_factory=dict)
+    gst_taxable: dict[str, bool] = field(default_factory=dict)
 
     @classmethod
     def load(cls, *, classifications: Iterable[str], currencies: Iterable[str],
@@ -167,7 +188,9 @@ class ReferenceData:
             for c, t, r in TariffRate.objects.filter(tariff_item__classification__in=codes)
             .values_list("tariff_item__classification", "treatment_id", "rate")
         }
-        treatments = set(TariffTreatment.objects.values_list("code", flat=True))
+        treatment_rules = {t.code: t for t in TariffTreatment.objects.all()}
+        treatments = set(treatment_rules)
+        gst_taxable = dict(GstStatus.objects.values_list("code", "taxable"))
         foreign = {c for c in currencies if c and c != HOME_CURRENCY}
         days = [d for d in dates if d is not None]
         fx: dict[str, tuple[list[date], list[Decimal]]] = {}
@@ -183,7 +206,8 @@ class ReferenceData:
                 grouped[currency][0].append(day)
                 grouped[currency][1].append(rate)
             fx = dict(grouped)
-        return cls(items=items, rates=rates, treatments=treatments, fx=fx)
+        return cls(items=items, rates=rates, treatments=treatments, fx=fx, treatment_rules=treatment_rules,
+                   gst_taxable=gst_taxable)
 
     def exchange_rate(self, currency: str, on: date) -> Decimal | None:
         """The most recent rate on or before ``on``, if not older than the allowed age."""
@@ -318,6 +342,9 @@ class CleanLine:
     sima: Decimal | None = None
     excise_duty: Decimal | None = None
     excise_tax: Decimal | None = None
+    proof_of_origin: bool = False
+    declared_gst_status: str = ""  # what the filer typed; empty: the tariff item's
+    gst_status: str | None = None  # the status applied (None: taxable, nothing looked up)
     amounts: LineAmounts | None = None
 
     def model_fields(self) -> dict[str, Any]:
@@ -330,6 +357,7 @@ class CleanLine:
             "classification_id": self.classification,
             "treatment_id": self.treatment,
             "origin_country": self.origin_country,
+            "proof_of_origin": self.proof_of_origin,
             "quantity": self.quantity if self.quantity is not None else Decimal("1"),
             "unit": self.unit or "NMB",
             "value_foreign": self.value_foreign if self.value_foreign is not None else ZERO,
@@ -343,6 +371,8 @@ class CleanLine:
             "sima": a.sima if a else (self.sima or ZERO),
             "excise_duty": a.excise_duty if a else (self.excise_duty or ZERO),
             "excise_tax": a.excise_tax if a else (self.excise_tax or ZERO),
+            "declared_gst_status": self.declared_gst_status,
+            "gst_status_id": self.gst_status,
             "gst": a.gst if a else ZERO,
         }
 
@@ -388,6 +418,14 @@ def parse_line(data: Mapping[str, Any], index: int, problems: Problems, *, defau
     if line.origin_country and not re.fullmatch(r"[A-Z]{2}", line.origin_country):
         problems.add("origin_country", _("A country is a 2-letter ISO code, e.g. US."), line=index, fatal=True)
     line.unit = _code(data.get("unit"))[:3]
+    line.declared_gst_status = _code(data.get("gst_status"))
+    if len(line.declared_gst_status) > 8:
+        problems.add("gst_status", _("Unknown GST status %(code)s.") % {"code": line.declared_gst_status[:20]},
+                     line=index, fatal=True)
+    try:
+        line.proof_of_origin = parse_bool(data.get("proof_of_origin"))
+    except ValueError:
+        problems.add("proof_of_origin", _("Enter yes or no."), line=index, fatal=True)
     line.currency = _code(data.get("currency")) or default_currency
     if not re.fullmatch(r"[A-Z]{3}", line.currency):
         problems.add("currency", _("A currency is a 3-letter ISO code, e.g. USD."), line=index, fatal=True)
@@ -420,6 +458,12 @@ def check_line(line: CleanLine, index: int, problems: Problems, ref: ReferenceDa
     if line.treatment and line.treatment not in ref.treatments:
         problems.add("treatment", _("Unknown tariff treatment %(code)s.") % {"code": line.treatment},
                      line=index, fatal=True)
+    if line.declared_gst_status and line.declared_gst_status not in ref.gst_taxable:
+        problems.add("gst_status", _("Unknown GST status %(code)s.") % {"code": line.declared_gst_status},
+                     line=index, fatal=True)
+    treatment = ref.treatment_rules.get(line.treatment)
+    if treatment is not None:
+        check_treatment(line, treatment, rule)
     if not line.description:
         rule("description", _("This field is required."))
     if not line.origin_country:
@@ -474,11 +518,33 @@ def check_line(line: CleanLine, index: int, problems: Problems, ref: ReferenceDa
                 rule(key, _("%(given)s does not match quantity × %(rate)s per %(unit)s = %(computed)s.")
                      % {"given": given, "rate": per_unit, "unit": item.unit_of_measure, "computed": computed})
             setattr(line, key, computed if (strict or given is None) else given)
+    # GST: the status the filer declared, else the tariff item's (none: taxable at the GST rate).
+    line.gst_status = line.declared_gst_status or (item.gst_status_id if item is not None else None) or None
+    taxable = ref.gst_taxable.get(line.gst_status, True) if line.gst_status else True
     if line.value_foreign is not None and line.exchange_rate is not None and line.duty_rate is not None:
         line.amounts = line_amounts(
             value_foreign=line.value_foreign, exchange_rate=line.exchange_rate, duty_rate=line.duty_rate,
             sima=line.sima or ZERO, excise_duty=line.excise_duty or ZERO, excise_tax=line.excise_tax or ZERO,
+            gst_rate=None if taxable else ZERO,
         )
+
+
+def check_treatment(line: CleanLine, treatment: TariffTreatment, rule) -> None:
+    """The treatment must fit the origin (CARM: "Tariff Treatment cannot be used with country entered"),
+    and a preference claim must record that proof of origin is on file."""
+    origin = line.origin_country
+    if origin and re.fullmatch(r"[A-Z]{2}", origin) and not treatment.allows_origin(origin):
+        if treatment.origin_rule == TariffTreatment.OriginRule.ONLY:
+            rule("treatment", _("Tariff treatment %(treatment)s cannot be claimed for goods originating in "
+                                "%(origin)s; it is for goods of %(countries)s.")
+                 % {"treatment": treatment.code, "origin": origin,
+                    "countries": ", ".join(sorted(treatment.countries)) or "—"})
+        else:
+            rule("treatment", _("Tariff treatment %(treatment)s cannot be used for goods originating in "
+                                "%(origin)s.") % {"treatment": treatment.code, "origin": origin})
+    if treatment.proof_of_origin_required and not line.proof_of_origin:
+        rule("proof_of_origin", _("Claiming %(treatment)s requires proof of origin: confirm that it is on file.")
+             % {"treatment": treatment.code})
 
 
 def _percent(rate: Decimal) -> str:

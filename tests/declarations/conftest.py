@@ -8,8 +8,15 @@ from decimal import Decimal
 import pytest
 
 from accounts.models import ProgramAccount
-from declarations import services
-from declarations.models import ExchangeRate, TariffItem, TariffRate, TariffTreatment
+from declarations import reference_tables, services
+from declarations.models import (
+    ExchangeRate,
+    GstStatus,
+    ReasonCode,
+    TariffItem,
+    TariffRate,
+    TariffTreatment,
+)
 from declarations.reference_data import TREATMENTS
 from tests import factories
 
@@ -43,6 +50,8 @@ def tariff(db):
     # The treatments come with a data migration, but a transactional test's flush empties them.
     for code, name_en, name_fr in TREATMENTS:
         TariffTreatment.objects.get_or_create(code=code, defaults={"name_en": name_en, "name_fr": name_fr})
+    # ...and so do the origins by treatment, the GST statuses and the reason codes (migration 0003).
+    reference_tables.load(TariffTreatment, GstStatus, ReasonCode)
     item("3304990000", "Beauty preparations", {"MFN": "0.065", "UST": "0", "GPT": "0"}, unit="KGM")
     item("6109100011", "T-shirts of cotton", {"MFN": "0.18", "UST": "0", "MXT": "0", "CPTPT": "0"})
     item("8471300000", "Laptops", {"MFN": "0", "UST": "0"})

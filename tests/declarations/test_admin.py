@@ -66,8 +66,8 @@ def test_reject_action_asks_for_a_reason(admin_client, importer, account, tariff
 
 def test_adjustment_review_actions(admin_client, importer, account, tariff, cbsa):
     cad = accepted_cad(importer.bam, account, cbsa)
-    version = services.cad_amend(actor=importer.bam, cad=cad, lines=[line(treatment="UST", origin_country="US")],
-                                 reason_codes=["61"], today=date(2025, 12, 5))
+    version = services.cad_amend(actor=importer.bam, cad=cad, lines=[line(treatment="UST", origin_country="US", proof_of_origin=True)],
+                                 reason_codes=["R2-74-1-C11"], today=date(2025, 12, 5))
     url = reverse("admin:declarations_cadversion_changelist")
     admin_client.post(url, {"action": "approve_selected", ACTION_CHECKBOX_NAME: [version.pk]})
     version.refresh_from_db()

@@ -68,7 +68,7 @@ def test_create_a_draft_with_nested_lines_then_patch_and_submit(importer, accoun
         {"description": "Face cream", "classification": "3304990000", "treatment": "MFN", "origin_country": "CN",
          "value_foreign": "100.00"},
         {"description": "Laptops", "classification": "8471300000", "treatment": "UST", "origin_country": "US",
-         "value_foreign": "2000.00"},
+         "proof_of_origin": True, "value_foreign": "2000.00"},
     ]}, format="json")
     assert patched.status_code == 200, patched.content
     assert patched.json()["office_code"] == "0809" and len(patched.json()["lines"]) == 2
@@ -192,7 +192,7 @@ def test_a_correction_lowering_the_duty_posts_a_credit(importer, account, tariff
     cad = api.post(f"{API}/cads/file/", payload(account, lines, release_date=release, direct_shipment_date=release,
                                                 invoice_currency="CAD"), format="json").json()
     response = api.post(f"{API}/cads/{cad['id']}/amend/", {
-        "lines": [{**lines[0], "value_foreign": "8000.00"}], "reason_codes": ["VC"],
+        "lines": [{**lines[0], "value_foreign": "8000.00"}], "reason_codes": ["R2-74-1-E.VFD"],
     }, format="json")
     assert response.status_code == 201, response.content
     version = response.json()
@@ -209,7 +209,7 @@ def test_an_adjustment_waits_for_review_and_withdraw_reverses(importer, account,
     cad = accepted_cad(importer.bam, account, cbsa)
     api = client_for(importer.bam)
     response = api.post(f"{API}/cads/{cad.pk}/amend/", {"lines": [line(value_foreign="12000.00")],
-                                                        "reason_codes": ["VC"],
+                                                        "reason_codes": ["R3-32-2.VFD"],
                                                         "reason_to_believe_date": timezone.localdate().isoformat()},
                         format="json")
     assert response.status_code == 201, response.content
@@ -227,7 +227,7 @@ def test_amend_rules_answer_400(importer, account, tariff, cbsa):
     cad = accepted_cad(importer.bam, account, cbsa)
     api = client_for(importer.bam)
     response = api.post(f"{API}/cads/{cad.pk}/amend/", {"lines": [line(classification="6109100011")],
-                                                        "reason_codes": ["CC"]}, format="json")
+                                                        "reason_codes": ["R3-32-2.TC"]}, format="json")
     assert response.status_code == 400
     assert "reason_to_believe_date" in response.json()  # s.32.2 needs it
     assert CADVersion.objects.filter(cad=cad).count() == 1
@@ -297,10 +297,10 @@ def test_lookups(importer, account, tariff):
 # --- CSV import ------------------------------------------------------------------------------------------
 
 CSV = ("cad_ref,release_date,direct_shipment_date,office_code,invoice_currency,description,classification,"
-       "treatment,origin_country,quantity,value_foreign\n"
-       "A,2025-11-03,2025-11-01,0497,USD,Face cream,3304.99.00.00,MFN,CN,100,10000.00\n"
-       "A,2025-11-03,2025-11-01,0497,USD,T-shirts,6109.10.00.11,UST,US,10,100.00\n"
-       "B,2025-11-03,2025-11-01,0497,USD,Laptops,8471.30.00.00,UST,US,2,3000.00\n")
+       "treatment,origin_country,proof_of_origin,quantity,value_foreign\n"
+       "A,2025-11-03,2025-11-01,0497,USD,Face cream,3304.99.00.00,MFN,CN,,100,10000.00\n"
+       "A,2025-11-03,2025-11-01,0497,USD,T-shirts,6109.10.00.11,UST,US,yes,10,100.00\n"
+       "B,2025-11-03,2025-11-01,0497,USD,Laptops,8471.30.00.00,UST,US,yes,2,3000.00\n")
 
 
 def test_csv_import(importer, account, tariff):
@@ -311,7 +311,7 @@ def test_csv_import(importer, account, tariff):
     body = response.json()
     assert body["cad_count"] == 2 and body["line_count"] == 3 and len(body["cads"]) == 2
 
-    bad = CSV.replace("8471.30.00.00", "8471") + "C,2025-11-03,2025-11-01,0497,USD,X,9999999999,MFN,CN,1,1\n"
+    bad = CSV.replace("8471.30.00.00", "8471") + "C,2025-11-03,2025-11-01,0497,USD,X,9999999999,MFN,CN,,1,1\n"
     response = api.post(f"{API}/cads/import/", {"file": SimpleUploadedFile("c.csv", bad.encode()),
                                                "program_account": account.pk}, format="multipart")
     assert response.status_code == 400

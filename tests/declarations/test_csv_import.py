@@ -23,7 +23,7 @@ pytestmark = pytest.mark.django_db
 
 COLUMNS = ["transaction_number", "cad_ref", "program_account", "release_date", "direct_shipment_date", "office_code",
            "transport_mode", "invoice_currency", "vendor_name", "description", "classification", "treatment",
-           "origin_country", "quantity", "value_foreign", "duty_rate_percent"]
+           "origin_country", "proof_of_origin", "quantity", "value_foreign", "duty_rate_percent"]
 
 
 def row(account, **values):
@@ -31,7 +31,7 @@ def row(account, **values):
             "release_date": "2025-11-03", "direct_shipment_date": "2025-11-01", "office_code": "0497",
             "transport_mode": "highway", "invoice_currency": "USD", "vendor_name": "Acme Corp",
             "description": "Face cream", "classification": "3304.99.00.00", "treatment": "MFN",
-            "origin_country": "CN", "quantity": "100", "value_foreign": "10000.00", "duty_rate_percent": ""}
+            "origin_country": "CN", "proof_of_origin": "", "quantity": "100", "value_foreign": "10000.00", "duty_rate_percent": ""}
     base.update(values)
     return base
 
@@ -127,14 +127,15 @@ def test_auto_accept_posts_every_charge(importer, account, tariff, settings):
 
 def test_a_10000_line_file_imports_in_one_go(importer, account, tariff, settings):
     settings.CARM = {**settings.CARM, "CAD_AUTO_ACCEPT": True}
-    items = [("3304990000", "MFN"), ("6109100011", "UST"), ("8471300000", "MFN"), ("6109100011", "MFN")]
+    items = [("3304990000", "MFN", "CN", ""), ("6109100011", "UST", "US", "yes"), ("8471300000", "MFN", "CN", ""),
+             ("6109100011", "MFN", "CN", "")]
     rows = []
     for i in range(10_000):
-        classification, treatment = items[i % 4]
+        classification, treatment, origin, proof = items[i % 4]
         day = date(2025, 10, 1) + timedelta(days=(i // 6) % 30)
         rows.append(row(account, cad_ref=f"C{i // 6}", release_date=day.isoformat(),
                         direct_shipment_date=day.isoformat(), classification=classification, treatment=treatment,
-                        value_foreign=f"{100 + i % 997}.{i % 100:02d}", description=f"Item {i}"))
+                        origin_country=origin, proof_of_origin=proof, value_foreign=f"{100 + i % 997}.{i % 100:02d}", description=f"Item {i}"))
     text = to_csv(rows)
     progress = []
     started = time.monotonic()

@@ -71,8 +71,8 @@ def test_gate(importer, other_importer, account, broker, tariff, cbsa):
 
 def test_versions_and_ledger_entries(importer, account, tariff, cbsa):
     cad = accepted_cad(importer.bam, account, cbsa)
-    services.cad_amend(actor=importer.bam, cad=cad, lines=[line(treatment="UST", origin_country="US")],
-                       reason_codes=["61"], today=date(2025, 12, 5))
+    services.cad_amend(actor=importer.bam, cad=cad, lines=[line(treatment="UST", origin_country="US", proof_of_origin=True)],
+                       reason_codes=["R2-74-1-C11"], today=date(2025, 12, 5))
     assert [v.kind for v in cad_versions(cad)] == ["original", "adjustment"]
     assert list(pending_adjustments()) == [cad.versions.get(number=2)]
     assert [e.kind for e in cad_ledger_entries(cad)] == ["cad_charge"]

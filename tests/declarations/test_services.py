@@ -69,7 +69,7 @@ def test_late_submission_is_flagged(importer, account, tariff):
 def test_excise_duty_per_unit_and_two_lines(importer, account, tariff):
     cad = file_cad(importer.bam, account, lines=[
         line(),
-        line(description="Red wine", classification="2204.21.41.00", treatment="CEUT", origin_country="FR",
+        line(description="Red wine", classification="2204.21.41.00", treatment="CEUT", origin_country="FR", proof_of_origin=True,
              quantity="750", value_foreign="3000.00", currency="EUR"),
     ])
     wine = cad.lines.get(line_no=2)
@@ -209,8 +209,8 @@ def test_auto_accept_setting(importer, account, tariff, settings):
 
 def test_correction_lowering_duty_posts_the_negative_difference(importer, account, tariff, cbsa):
     cad = accepted_cad(importer.bam, account, cbsa)
-    version = services.cad_amend(actor=importer.bam, cad=cad, lines=[line(treatment="UST", origin_country="US")],
-                                 reason_codes=["61"], today=date(2025, 11, 20))
+    version = services.cad_amend(actor=importer.bam, cad=cad, lines=[line(treatment="UST", origin_country="US", proof_of_origin=True)],
+                                 reason_codes=["R2-74-1-C11"], today=date(2025, 11, 20))
     assert version.kind == CADVersion.Kind.CORRECTION and version.status == CADVersion.Status.AUTO_APPROVED
     assert version.legal_basis == CADVersion.LegalBasis.S74  # lowers what is owed: a refund
     entry = version.ledger_entry
@@ -243,7 +243,7 @@ def test_successive_versions_net_out_exactly(importer, account, tariff, cbsa):
     ]
     for step in steps:
         today = step.pop("today")
-        version = services.cad_amend(actor=importer.bam, cad=cad, reason_codes=["61"], today=today, **step)
+        version = services.cad_amend(actor=importer.bam, cad=cad, reason_codes=["R2-74-1-C11"], today=today, **step)
         cad.refresh_from_db()
         assert version.kind == CADVersion.Kind.CORRECTION
         assert entries_sum(cad) == cad.dt_total == version.dt_total
@@ -256,7 +256,7 @@ def test_successive_versions_net_out_exactly(importer, account, tariff, cbsa):
 def test_nothing_changed_is_refused(importer, account, tariff, cbsa):
     cad = accepted_cad(importer.bam, account, cbsa)
     with pytest.raises(ApplicationError) as exc:
-        services.cad_amend(actor=importer.bam, cad=cad, lines=[line()], reason_codes=["61"], today=FILED_ON)
+        services.cad_amend(actor=importer.bam, cad=cad, lines=[line()], reason_codes=["R2-74-1-C11"], today=FILED_ON)
     assert "lines" in exc.value.field_errors
 
 
@@ -281,7 +281,7 @@ def test_a_correction_is_filed_before_the_payment_due_date(importer, account, ta
     cad = accepted_cad(importer.bam, account, cbsa)
     assert cad.billing_period == date(2025, 11, 17)  # payment due 2025-12-01
     version = services.cad_amend(actor=importer.bam, cad=cad, lines=[line(value_foreign="9000.00")],
-                                 reason_codes=["61"], today=filed_on)
+                                 reason_codes=["R2-74-1-C11"], today=filed_on)
     assert version.kind == kind
 
 
@@ -306,7 +306,7 @@ def test_a_courier_lvs_cad_released_in_december_is_billed_on_the_january_stateme
 def test_adjustment_after_the_payment_due_date_waits_for_review(importer, account, tariff, cbsa):
     cad = accepted_cad(importer.bam, account, cbsa)
     version = services.cad_amend(actor=importer.bam, cad=cad, lines=[line(value_foreign="11000.00")],
-                                 reason_codes=["VC"], legal_basis="s32_2", reason_to_believe_date=date(2025, 11, 28),
+                                 reason_codes=["R3-32-2.VFD"], legal_basis="s32_2", reason_to_believe_date=date(2025, 11, 28),
                                  remarks="Invoice revised", today=date(2025, 12, 2))
     assert version.kind == CADVersion.Kind.ADJUSTMENT and version.status == CADVersion.Status.PENDING_REVIEW
     cad.refresh_from_db()
@@ -314,7 +314,7 @@ def test_adjustment_after_the_payment_due_date_waits_for_review(importer, accoun
     assert LedgerEntry.objects.count() == 1  # nothing posted before CBSA decides
     with pytest.raises(ApplicationError):  # one pending adjustment at a time
         services.cad_amend(actor=importer.bam, cad=cad, lines=[line(value_foreign="12000.00")],
-                           reason_codes=["VC"], legal_basis="s32_2", reason_to_believe_date=date(2025, 11, 28),
+                           reason_codes=["R3-32-2.VFD"], legal_basis="s32_2", reason_to_believe_date=date(2025, 11, 28),
                            today=date(2025, 12, 3))
     with pytest.raises(Http404):
         services.cad_adjustment_review(actor=importer.bam, version=version, approve=True)
@@ -335,8 +335,8 @@ def test_adjustment_after_the_payment_due_date_waits_for_review(importer, accoun
 
 def test_rejected_adjustment_posts_nothing(importer, account, tariff, cbsa):
     cad = accepted_cad(importer.bam, account, cbsa)
-    version = services.cad_amend(actor=importer.bam, cad=cad, lines=[line(treatment="UST", origin_country="US")],
-                                 reason_codes=["61"], today=date(2025, 12, 5))
+    version = services.cad_amend(actor=importer.bam, cad=cad, lines=[line(treatment="UST", origin_country="US", proof_of_origin=True)],
+                                 reason_codes=["R2-74-1-C11"], today=date(2025, 12, 5))
     with pytest.raises(ApplicationError):
         services.cad_adjustment_review(actor=cbsa, version=version, approve=False, reason="")
     version = services.cad_adjustment_review(actor=cbsa, version=version, approve=False,
@@ -345,8 +345,8 @@ def test_rejected_adjustment_posts_nothing(importer, account, tariff, cbsa):
     cad.refresh_from_db()
     assert cad.current_version == 1 and entries_sum(cad) == cad.dt_total == Decimal("1614.11")
     # After a rejection a new adjustment may be filed.
-    again = services.cad_amend(actor=importer.bam, cad=cad, lines=[line(treatment="UST", origin_country="US")],
-                               reason_codes=["61"], today=date(2025, 12, 11))
+    again = services.cad_amend(actor=importer.bam, cad=cad, lines=[line(treatment="UST", origin_country="US", proof_of_origin=True)],
+                               reason_codes=["R2-74-1-C11"], today=date(2025, 12, 11))
     assert again.number == 3 and again.base_number == 1
 
 
@@ -355,7 +355,7 @@ def test_upward_adjustment_carries_interest_from_the_day_after_the_original_due_
     InterestRate.objects.create(effective_from=date(2025, 10, 1), annual_rate=Decimal("0.09"))
     cad = accepted_cad(importer.bam, account, cbsa)
     version = services.cad_amend(actor=importer.bam, cad=cad, lines=[line(value_foreign="11000.00")],
-                                 reason_codes=["VC"], legal_basis="s32_2", reason_to_believe_date=date(2025, 12, 1),
+                                 reason_codes=["R3-32-2.VFD"], legal_basis="s32_2", reason_to_believe_date=date(2025, 12, 1),
                                  today=date(2025, 12, 2))
     services.cad_adjustment_review(actor=cbsa, version=version, approve=True, today=date(2025, 12, 31))
     interest = LedgerEntry.objects.get(kind=LedgerEntry.Kind.INTEREST)
@@ -369,18 +369,18 @@ def test_s32_2_correction_within_90_days_of_reason_to_believe(importer, account,
     cad = accepted_cad(importer.bam, account, cbsa)
     raised = [line(value_foreign="10500.00")]
     with pytest.raises(ApplicationError) as exc:  # a VFD change is s.32.2: the date is required
-        services.cad_amend(actor=importer.bam, cad=cad, lines=raised, reason_codes=["VC"], today=FILED_ON)
+        services.cad_amend(actor=importer.bam, cad=cad, lines=raised, reason_codes=["R3-32-2.VFD"], today=FILED_ON)
     assert list(exc.value.field_errors) == ["reason_to_believe_date"]
     with pytest.raises(ApplicationError) as exc:
-        services.cad_amend(actor=importer.bam, cad=cad, lines=raised, reason_codes=["VC"], legal_basis="other",
+        services.cad_amend(actor=importer.bam, cad=cad, lines=raised, reason_codes=["R3-32-2.VFD"], legal_basis="other",
                            today=FILED_ON)
     assert "legal_basis" in exc.value.field_errors
     today = date(2026, 3, 1)
     with pytest.raises(ApplicationError) as exc:
-        services.cad_amend(actor=importer.bam, cad=cad, lines=raised, reason_codes=["VC"], legal_basis="s32_2",
+        services.cad_amend(actor=importer.bam, cad=cad, lines=raised, reason_codes=["R3-32-2.VFD"], legal_basis="s32_2",
                            reason_to_believe_date=today - timedelta(days=91), today=today)
     assert "90 days" in exc.value.field_errors["reason_to_believe_date"][0]
-    version = services.cad_amend(actor=importer.bam, cad=cad, lines=raised, reason_codes=["VC"],
+    version = services.cad_amend(actor=importer.bam, cad=cad, lines=raised, reason_codes=["R3-32-2.VFD"],
                                  legal_basis="s32_2", reason_to_believe_date=today - timedelta(days=90), today=today)
     assert version.legal_basis == "s32_2" and version.kind == CADVersion.Kind.ADJUSTMENT
 
@@ -392,24 +392,24 @@ def test_s74_refund_only_within_4_years_of_the_accounting_date(importer, account
         cad = accepted_cad(importer.bam, account, cbsa, release_date=release, direct_shipment_date=release,
                            today=date(2021, 11, 5))
     assert cad.accounting_date == date(2021, 11, 5)
-    lower = [line(treatment="UST", origin_country="US")]
+    lower = [line(treatment="UST", origin_country="US", proof_of_origin=True)]
     with pytest.raises(ApplicationError) as exc:
-        services.cad_amend(actor=importer.bam, cad=cad, lines=lower, reason_codes=["61"], today=date(2025, 11, 6))
+        services.cad_amend(actor=importer.bam, cad=cad, lines=lower, reason_codes=["R2-74-1-C11"], today=date(2025, 11, 6))
     assert "4 years" in exc.value.field_errors["legal_basis"][0]
     # 2025-11-05 is past 4 years from the release, but not from the accounting date.
-    version = services.cad_amend(actor=importer.bam, cad=cad, lines=lower, reason_codes=["61"],
+    version = services.cad_amend(actor=importer.bam, cad=cad, lines=lower, reason_codes=["R2-74-1-C11"],
                                  today=date(2025, 11, 5))
     assert version.legal_basis == "s74" and version.status == CADVersion.Status.PENDING_REVIEW
     services.cad_adjustment_review(actor=cbsa, version=version, approve=False, reason="no", today=date(2025, 11, 5))
     with pytest.raises(ApplicationError) as exc:  # s.74 is for refunds only
-        services.cad_amend(actor=importer.bam, cad=cad, lines=[line(value_foreign="10001")], reason_codes=["61"],
+        services.cad_amend(actor=importer.bam, cad=cad, lines=[line(value_foreign="10001")], reason_codes=["R2-74-1-C11"],
                            legal_basis="s74", reason_to_believe_date=date(2025, 11, 1), today=date(2025, 11, 6))
     assert "refunds" in exc.value.field_errors["legal_basis"][0]
 
 
 def test_withdrawal_reverses_the_whole_charge_with_one_entry(importer, account, tariff, cbsa):
     cad = accepted_cad(importer.bam, account, cbsa)
-    services.cad_amend(actor=importer.bam, cad=cad, lines=[line(value_foreign="9000.00")], reason_codes=["61"],
+    services.cad_amend(actor=importer.bam, cad=cad, lines=[line(value_foreign="9000.00")], reason_codes=["R2-74-1-C11"],
                        today=date(2025, 11, 6))
     cad = services.cad_withdraw(actor=importer.bam, cad=cad, reason="Goods exported", today=date(2025, 11, 7))
     assert cad.status == CAD.Status.WITHDRAWN and cad.dt_total == 0
@@ -422,7 +422,7 @@ def test_withdrawal_reverses_the_whole_charge_with_one_entry(importer, account, 
     with pytest.raises(ApplicationError):
         services.cad_withdraw(actor=importer.bam, cad=cad, today=date(2025, 11, 7))
     with pytest.raises(ApplicationError):
-        services.cad_amend(actor=importer.bam, cad=cad, lines=[line()], reason_codes=["61"], today=FILED_ON)
+        services.cad_amend(actor=importer.bam, cad=cad, lines=[line()], reason_codes=["R2-74-1-C11"], today=FILED_ON)
 
 
 def test_withdrawing_a_draft_posts_nothing(importer, account, tariff):
@@ -493,7 +493,7 @@ def test_broker_without_cad_scopes_gets_404_everywhere(importer, account, broker
     with pytest.raises(Http404):
         services.cad_submit(actor=broker.bam, cad=draft)
     with pytest.raises(Http404):
-        services.cad_amend(actor=broker.bam, cad=cad, lines=[line(treatment="UST")], reason_codes=["61"])
+        services.cad_amend(actor=broker.bam, cad=cad, lines=[line(treatment="UST")], reason_codes=["R2-74-1-C11"])
     with pytest.raises(Http404):
         services.cad_withdraw(actor=broker.bam, cad=cad)
     with pytest.raises(Http404):
@@ -508,7 +508,7 @@ def test_broker_with_submit_but_not_adjust_scope(importer, account, broker, tari
     assert cad.transaction_number.startswith(tn.account_security_prefix(broker.bn9))
     cad = services.cad_accept(actor=cbsa, cad=cad, today=FILED_ON)
     with pytest.raises(Http404):
-        services.cad_amend(actor=broker.bam, cad=cad, lines=[line(treatment="UST")], reason_codes=["61"],
+        services.cad_amend(actor=broker.bam, cad=cad, lines=[line(treatment="UST")], reason_codes=["R2-74-1-C11"],
                            today=FILED_ON)
 
 
@@ -538,7 +538,8 @@ def test_actions_are_audited(importer, account, tariff, cbsa):
 
 
 def test_calculate_previews_without_writing(tariff):
-    result = services.cad_calculate(header=header(), lines=[line(), line(treatment="CEUT")], today=FILED_ON)
+    result = services.cad_calculate(header=header(), lines=[line(), line(treatment="CEUT", origin_country="FR", proof_of_origin=True)],
+                                      today=FILED_ON)
     assert result.totals.duties_and_taxes == Decimal("1614.11")  # the line without a rate has no amounts
     assert result.lines[0].amounts.gst == Decimal("726.86") and result.lines[1].amounts is None
     assert list(result.field_errors) == ["lines.1.treatment"]

@@ -246,7 +246,7 @@ def test_a_correction_that_lowers_the_duty_posts_a_credit(client, importer, acco
     page = client.get(reverse("cad_amend", args=[cad.pk]))
     assert page.status_code == 200 and b'data-amend-kind="correction"' in page.content
     lower = {**FACE_CREAM, "value_foreign": "8000.00"}
-    data = form_data(account, [lower, FACE_CREAM], reason_codes="VC", **{"lines-INITIAL_FORMS": "2"})
+    data = form_data(account, [lower, FACE_CREAM], reason_code_1="R2-74-1-E.VFD", **{"lines-INITIAL_FORMS": "2"})
     response = client.post(reverse("cad_amend", args=[cad.pk]), data)
     assert response.status_code == 302, response.context and response.context["form"].errors
     version = CADVersion.objects.get(cad=cad, number=2)
@@ -262,7 +262,7 @@ def test_amend_errors_stay_on_the_page(client, importer, account, tariff, settin
                             **recent_header())
     login(client, importer.bam)
     # Same lines: nothing changed.
-    data = form_data(account, [FACE_CREAM], reason_codes="VC")
+    data = form_data(account, [FACE_CREAM], reason_code_1="R3-32-2.VFD")
     response = client.post(reverse("cad_amend", args=[cad.pk]), data)
     assert response.status_code == 200
     assert "Nothing changed" in response.content.decode()
@@ -274,7 +274,7 @@ def test_adjustment_after_the_payment_due_date(client, importer, account, tariff
     login(client, importer.bam)
     page = client.get(reverse("cad_amend", args=[cad.pk]))
     assert b'data-amend-kind="adjustment"' in page.content
-    data = form_data(account, [{**FACE_CREAM, "value_foreign": "9000.00"}], reason_codes="VC")
+    data = form_data(account, [{**FACE_CREAM, "value_foreign": "9000.00"}], reason_code_1="R2-74-1-E.VFD")
     assert client.post(reverse("cad_amend", args=[cad.pk]), data).status_code == 302
     version = CADVersion.objects.get(cad=cad, number=2)
     assert version.status == CADVersion.Status.PENDING_REVIEW and version.ledger_entry is None

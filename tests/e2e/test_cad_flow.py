@@ -73,7 +73,7 @@ def test_broker_files_submits_and_corrects_a_cad(new_page, settings):
     page.click("main >> text=File a correction")
     page.wait_for_url(f"**/declarations/{cad.pk}/amend/")
     assert "This will be a correction." in page.locator("main").inner_text()
-    page.fill("input[name=reason_codes]", "VC")
+    page.select_option("select[name=reason_code_1]", "R2-74-1-E.VFD")  # a refund: lower value for duty
     page.wait_for_function("document.querySelector('[data-live-status]').textContent.includes('ready to file')")
     before = page.locator("[data-total=duty]").inner_text()
     page.fill("input[name=lines-0-value_foreign]", "3000.00")
