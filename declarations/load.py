@@ -39,7 +39,7 @@ from carm_portal import calendar
 
 from . import bulk, deadlines, transaction_numbers
 from .calculation import Totals, cad_totals, line_amounts, specific_amount
-from .models import CAD, CADLine, CADVersion, ExchangeRate, TariffItem, TariffRate
+from .models import CAD, CADLine, CADVersion, ExchangeRate, GstStatus, TariffItem, TariffRate
 from .services import line_snapshot
 
 LOAD_USER_EMAIL = "load-generator@carm-portal.local"
@@ -166,6 +166,7 @@ class CadHistoryGenerator:
             rates[code][treatment] = rate
         self.rates = rates
         self.items = [i for i in self.items if "MFN" in rates[i.classification]]
+        self.gst_taxable = dict(GstStatus.objects.values_list("code", "taxable"))
         fx: dict[str, tuple[list[date], list[Decimal]]] = defaultdict(lambda: ([], []))
         for currency, day, rate in ExchangeRate.objects.filter(date__gte=self.start - timedelta(days=40)).order_by(
             "currency", "date"
@@ -207,12 +208,14 @@ class CadHistoryGenerator:
                 value_foreign=value, exchange_rate=rate, duty_rate=item_rates[use],
                 excise_duty=specific_amount(quantity, item.excise_duty_per_unit),
                 excise_tax=specific_amount(quantity, item.excise_tax_per_unit),
+                # The item's GST status (none: taxable), as validation.check_line applies it.
+                gst_rate=None if self.gst_taxable.get(item.gst_status_id, True) else Decimal("0"),
             )
             lines.append(CADLine(
                 line_no=no, description=item.description_en[:300], classification_id=item.classification,
-                treatment_id=use, origin_country=origin, quantity=quantity, unit=item.unit_of_measure,
-                value_foreign=value, currency=currency, exchange_rate=rate, duty_rate=item_rates[use],
-                **amounts.as_dict(),
+                treatment_id=use, origin_country=origin, proof_of_origin=use != "MFN", quantity=quantity,
+                unit=item.unit_of_measure, value_foreign=value, currency=currency, exchange_rate=rate,
+                duty_rate=item_rates[use], gst_status_id=item.gst_status_id, **amounts.as_dict(),
             ))
         return lines
 
