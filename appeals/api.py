@@ -18,6 +18,7 @@ from rest_framework.response import Response
 
 from accounts.models import ProgramAccount, User
 from accounts.roles import Scope
+from carm_portal import idempotency
 
 from . import selectors, services
 from .models import Appeal, ExtensionApplication, Penalty, StatementOfAdjustment
@@ -125,6 +126,7 @@ class AppealViewSet(mixins.ListModelMixin, mixins.CreateModelMixin, mixins.Retri
         appeal = self.get_queryset().get(pk=appeal.pk)
         return Response(AppealDetailSerializer(appeal, context=self.get_serializer_context()).data, status=code)
 
+    @idempotency.idempotent
     def create(self, request, *args, **kwargs):
         data = _input(AppealCreateInputSerializer, request)
         user = request.user
@@ -140,6 +142,7 @@ class AppealViewSet(mixins.ListModelMixin, mixins.CreateModelMixin, mixins.Retri
         return self._out(appeal, status.HTTP_201_CREATED)
 
     @action(detail=True, methods=["post"])
+    @idempotency.idempotent
     def submit(self, request, pk=None):
         data = _input(AppealSubmitInputSerializer, request)
         return self._out(services.appeal_submit(actor=request.user, appeal=self.get_object(),
@@ -218,6 +221,7 @@ class PenaltyViewSet(mixins.ListModelMixin, mixins.CreateModelMixin, mixins.Retr
     def get_queryset(self):
         return selectors.penalties_for(self.request.user).select_related("program_account").order_by("-served_on", "-id")
 
+    @idempotency.idempotent
     def create(self, request, *args, **kwargs):
         _require_cbsa(request)
         data = _input(PenaltyCreateInputSerializer, request)
@@ -244,6 +248,7 @@ class StatementOfAdjustmentViewSet(mixins.ListModelMixin, mixins.CreateModelMixi
         return (selectors.statements_for(self.request.user).select_related("program_account", "cad")
                 .order_by("-decision_date", "-id"))
 
+    @idempotency.idempotent
     def create(self, request, *args, **kwargs):
         from declarations.models import CAD
 

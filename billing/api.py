@@ -11,13 +11,14 @@ from django.http import FileResponse
 from django.shortcuts import get_object_or_404
 from django.utils.translation import gettext_lazy as _
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiParameter, extend_schema
+from drf_spectacular.utils import extend_schema
 from rest_framework import mixins, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.permissions import IsAdminUser
 from rest_framework.response import Response
 
 from accounts.roles import Scope
+from carm_portal import idempotency
 
 from . import pdf_tasks, services
 from .models import BillingRun, DailyNotice, LedgerEntry, Payment, Statement
@@ -148,20 +149,16 @@ class PaymentViewSet(_GatedMixin, mixins.CreateModelMixin, viewsets.ReadOnlyMode
     @extend_schema(
         request=PaymentInputSerializer,
         responses={201: PaymentSerializer},
-        parameters=[OpenApiParameter(
-            "Idempotency-Key", OpenApiTypes.STR, OpenApiParameter.HEADER, required=False,
-            description=_("A retry with the same key returns the payment already recorded."),
-        )],
+        parameters=[idempotency.openapi_parameter()],
     )
+    @idempotency.idempotent
     def create(self, request, *args, **kwargs):
         data = PaymentInputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         values = data.validated_data
         account = get_object_or_404(accounts_for(request.user, Scope.PAYMENTS), pk=values["program_account"])
-        key = request.headers.get("Idempotency-Key", "").strip()
         payment = payment_record(
             request.user, account, values["method"], values["reference"], values["amount"], values["received_on"],
-            idempotency_key=f"{request.user.pk}:{key}"[:120] if key else None,
         )
         return Response(PaymentSerializer(payment).data, status=status.HTTP_201_CREATED)
 

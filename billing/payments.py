@@ -62,13 +62,12 @@ def payment_record(
     reference: str,
     amount: Decimal,
     received_on: date,
-    idempotency_key: str | None = None,
     *,
     posted_on: date | None = None,
 ) -> Payment:
     """Record a payment for an RM account (gate: ``Scope.PAYMENTS``; staff for anyone).
 
-    A retry with the same ``idempotency_key`` returns the payment already recorded. A second
+    Retries are the API's business (``Idempotency-Key``, ``carm_portal.idempotency``). A second
     payment with the same reference on the account is refused; so is a credit-card payment
     that would take the cycle's card total over ``CARM["CREDIT_CARD_CYCLE_CAP"]``.
     ``posted_on`` (default today) picks the billing period (history loaders and the demo only).
@@ -88,14 +87,6 @@ def payment_record(
     if received_on > today:
         raise ApplicationError(_("A payment cannot be received in the future."),
                                field_errors={"received_on": [_("Must be today or earlier.")]})
-    if idempotency_key:
-        existing = Payment.objects.filter(idempotency_key=idempotency_key).first()
-        if existing is not None:
-            if existing.program_account_id != program_account.pk or existing.amount != amount \
-                    or existing.reference != reference:
-                raise ApplicationError(_("This Idempotency-Key was used for a different payment."),
-                                       field_errors={"idempotency_key": [_("Already used.")]})
-            return existing
     duplicate = ApplicationError(
         _("A payment with reference %(reference)s was already recorded for this account.") % {"reference": reference},
         field_errors={"reference": [_("This reference was already used for this account.")]},
@@ -127,14 +118,9 @@ def payment_record(
                 payment = Payment.objects.create(
                     program_account=program_account, method=method, reference=reference, amount=amount,
                     received_on=received_on, billing_period=period, ledger_entry=entry,
-                    idempotency_key=idempotency_key or None,
                     recorded_by=actor if actor.is_authenticated else None,
                 )
         except IntegrityError:
-            if idempotency_key:
-                existing = Payment.objects.filter(idempotency_key=idempotency_key).first()
-                if existing is not None:
-                    return existing
             raise duplicate from None
         audit.record("billing.payment.recorded", actor=actor, target=payment,
                      acting_for=program_account.business,

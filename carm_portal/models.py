@@ -1,3 +1,4 @@
+from django.conf import settings
 from django.db import models
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
@@ -58,3 +59,24 @@ class OutboxItem(models.Model):
 
     def __str__(self) -> str:
         return f"{self.task}{self.args} ({self.status})"
+
+
+class IdempotentRequest(models.Model):
+    """One client request made safe to retry (``carm_portal.idempotency``): the user's
+    ``Idempotency-Key``, what the request was (endpoint and body hash) and what it answered."""
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+", verbose_name=_("user"))
+    key = models.CharField(_("key"), max_length=100)
+    endpoint = models.CharField(_("endpoint"), max_length=300)
+    request_hash = models.CharField(_("request hash"), max_length=64)
+    response_status = models.PositiveSmallIntegerField(_("response status"), null=True, blank=True)
+    response_body = models.JSONField(_("response body"), null=True, blank=True)
+    created_at = models.DateTimeField(_("created at"), default=timezone.now)
+
+    class Meta:
+        verbose_name = _("idempotent request")
+        verbose_name_plural = _("idempotent requests")
+        constraints = [models.UniqueConstraint(fields=["user", "key"], name="one_idempotent_request_per_user_key")]
+
+    def __str__(self) -> str:
+        return f"{self.key} {self.endpoint}"

@@ -6,8 +6,8 @@ it answers 404, never 403, and a user with no RM account in the declarations sco
 whose delegation lacks the CAD scopes) gets 404 on every endpoint here. Views parse, call one
 service and serialize; a broken rule (``ApplicationError``) answers 400 with field messages.
 
-``Idempotency-Key`` (create, file, submit): the same key with the same body gives back the same
-CAD (201 the first time, 200 after); the same key with a different body answers 409.
+``Idempotency-Key`` (create, file, submit; ``carm_portal.idempotency``): the same key with the same
+body gives back the original response; the same key with a different request answers 409.
 """
 
 from __future__ import annotations
@@ -16,9 +16,7 @@ import django_filters
 from django.db.models import Prefetch, Q
 from django.http import Http404
 from django.utils.translation import gettext_lazy as _
-from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import (
-    OpenApiParameter,
     OpenApiResponse,
     extend_schema,
     extend_schema_view,
@@ -30,12 +28,13 @@ from rest_framework.response import Response
 
 from accounts.access import program_accounts_for
 from accounts.roles import Scope
+from carm_portal import idempotency
 from carm_portal.conf import carm
 from carm_portal.exceptions import ApplicationError
 
 from . import selectors, services
 from .csv_import import import_cads_csv
-from .models import CAD, CADLine, CADVersion, ExchangeRate, IdempotencyKey, TariffItem, TariffRate
+from .models import CAD, CADLine, CADVersion, ExchangeRate, TariffItem, TariffRate
 from .serializers import (
     CadAmendInputSerializer,
     CadCreateInputSerializer,
@@ -52,11 +51,7 @@ from .serializers import (
     service_lines,
 )
 
-IDEMPOTENCY_HEADER = OpenApiParameter(
-    "Idempotency-Key", OpenApiTypes.STR, OpenApiParameter.HEADER, required=False,
-    description=_("A unique key per intended CAD (e.g. a UUID). Retrying with the same key and body returns the "
-                  "CAD already made; the same key with a different body answers 409."),
-)
+IDEMPOTENCY_HEADER = idempotency.openapi_parameter()
 _FIELD_ERRORS = OpenApiResponse(description=_("Invalid: {\"detail\": ..., \"<field>\": [messages]}; line fields "
                                               "are keyed like \"lines.0.classification\". Nothing is stored."))
 _NOT_FOUND = OpenApiResponse(description=_("Not found, or outside what you may act on."))
@@ -67,26 +62,6 @@ def _require_declarations(user) -> None:
     """404 for a user with no RM account in the declarations scopes (e.g. a broker without them)."""
     if not program_accounts_for(user, Scope.DECLARATIONS).exists():
         raise Http404
-
-
-class IdempotencyConflict(ApplicationError):
-    pass
-
-
-def _with_key(request, run):
-    """Run a service with the request's Idempotency-Key: (cad, replayed). A reused key answers 409."""
-    key = (request.headers.get("Idempotency-Key") or "").strip()[:100] or None
-    replayed = bool(key) and IdempotencyKey.objects.filter(user=request.user, key=key, cad__isnull=False).exists()
-    try:
-        return run(key), replayed
-    except ApplicationError as exc:
-        if "idempotency_key" in exc.field_errors:
-            raise IdempotencyConflict(exc.message, field_errors=exc.field_errors) from None
-        raise
-
-
-def _conflict_response(exc: IdempotencyConflict) -> Response:
-    return Response({"detail": exc.message, **exc.field_errors}, status=status.HTTP_409_CONFLICT)
 
 
 # --- Filters -----------------------------------------------------------------------------------------
@@ -202,11 +177,6 @@ class CadViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.Gene
         super().initial(request, *args, **kwargs)
         _require_declarations(request.user)
 
-    def handle_exception(self, exc):
-        if isinstance(exc, IdempotencyConflict):
-            return _conflict_response(exc)
-        return super().handle_exception(exc)
-
     def get_queryset(self):
         qs = selectors.cads_for(self.request.user, Scope.DECLARATIONS)
         if self.action != "list":
@@ -227,14 +197,15 @@ class CadViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.Gene
         values = dict(data.validated_data)
         account = values.pop("program_account")
         lines = service_lines(values.pop("lines"))
-        cad, replayed = _with_key(request, lambda key: service(
-            actor=request.user, program_account=account, lines=lines, idempotency_key=key, **values))
-        return self._detail(cad, status.HTTP_200_OK if replayed else status.HTTP_201_CREATED)
+        cad = service(actor=request.user, program_account=account, lines=lines, **values)
+        return self._detail(cad, status.HTTP_201_CREATED)
 
+    @idempotency.idempotent
     def create(self, request):
         return self._create(request, services.cad_create_draft)
 
     @action(detail=False, methods=["post"])
+    @idempotency.idempotent
     def file(self, request):
         return self._create(request, services.cad_file)
 
@@ -249,10 +220,10 @@ class CadViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.Gene
         return self._detail(cad)
 
     @action(detail=True, methods=["post"])
+    @idempotency.idempotent
     def submit(self, request, pk=None):
         cad = self.get_object()
-        cad, _replayed = _with_key(request, lambda key: services.cad_submit(
-            actor=request.user, cad=cad, idempotency_key=key))
+        cad = services.cad_submit(actor=request.user, cad=cad)
         return self._detail(cad)
 
     @action(detail=True, methods=["post"])

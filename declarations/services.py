@@ -32,14 +32,14 @@ from accounts.models import Business, Membership, ProgramAccount, User
 from accounts.roles import Scope
 from billing import interest, ledger
 from billing.models import LedgerEntry
-from carm_portal import calendar, outbox
+from carm_portal import calendar, idempotency, outbox
 from carm_portal.conf import carm
 from carm_portal.exceptions import ApplicationError
 from carm_portal.money import ZERO
 
 from . import deadlines, transaction_numbers
 from .calculation import Totals, cad_totals
-from .models import CAD, CADLine, CADVersion, IdempotencyKey, ReasonCode
+from .models import CAD, CADLine, CADVersion, ReasonCode
 from .validation import (
     HEADER_FIELDS,
     S32_2_FIELDS,
@@ -99,40 +99,27 @@ def _fingerprint(payload: Any) -> str:
     return hashlib.sha256(json.dumps(payload, sort_keys=True, default=str).encode()).hexdigest()
 
 
-def _claim_idempotency_key(actor: User, key: str, operation: str, payload: Any) -> tuple[IdempotencyKey, CAD | None]:
-    """Claim ``key`` for this request, or find the CAD an earlier request with it produced.
+def _claim_idempotency_key(actor: User, key: str, operation: str, payload: Any):
+    """Claim ``key`` for this request, or find the CAD an earlier request with it produced
+    (``carm_portal.idempotency``, the one mechanism; the web form's hidden key comes here).
 
     The key row is written first, inside the caller's transaction: a concurrent request with
     the same key waits on the unique index, then reads the winner's CAD. If our work fails the
     row rolls back with it, so a retry runs again.
     """
-    key = key.strip()[:100]
-    fingerprint = _fingerprint({"operation": operation, "payload": payload})
-    existing = IdempotencyKey.objects.filter(user=actor, key=key).select_related("cad").first()
-    if existing is None:
-        try:
-            with transaction.atomic():
-                row = IdempotencyKey.objects.create(user=actor, key=key, operation=operation,
-                                                    request_hash=fingerprint)
-            return row, None
-        except IntegrityError:
-            existing = IdempotencyKey.objects.filter(user=actor, key=key).select_related("cad").first()
-            if existing is None:
-                raise
-    if existing.operation != operation or existing.request_hash != fingerprint:
-        raise ApplicationError(
-            _("This Idempotency-Key was already used for a different request."),
-            field_errors={"idempotency_key": [_("Already used for a different request.")]},
-        )
-    if existing.cad is None:
-        raise ApplicationError(_("A request with this Idempotency-Key is still being processed."))
-    return existing, existing.cad
+    try:
+        row, done = idempotency.claim(user=actor, key=key.strip()[:100], endpoint=f"declarations.{operation}",
+                                      request_hash=_fingerprint({"operation": operation, "payload": payload}))
+    except idempotency.IdempotencyConflict as exc:
+        raise ApplicationError(exc.message, field_errors={"idempotency_key": [exc.message]}) from None
+    if done is None:
+        return row, None
+    return row, CAD.objects.get(pk=(done[1] or {})["cad"])
 
 
-def _remember(row: IdempotencyKey | None, cad: CAD) -> None:
-    if row is not None and row.cad_id != cad.pk:
-        row.cad = cad
-        row.save(update_fields=["cad"])
+def _remember(row, cad: CAD) -> None:
+    if row is not None and row.response_status is None:
+        idempotency.remember(row, 200, {"cad": cad.pk})
 
 
 def broker_for(actor: User, program_account: ProgramAccount) -> Business | None:

@@ -51,12 +51,6 @@ def test_a_duplicate_reference_is_refused(importer, account):
     pay(importer.bam, other, reference="REF-9")
 
 
-def test_the_same_idempotency_key_returns_the_same_payment(importer, account):
-    first = pay(importer.bam, account, reference="IDEM-1", idempotency_key="k-1")
-    again = pay(importer.bam, account, reference="IDEM-1", idempotency_key="k-1")
-    assert again.pk == first.pk and Payment.objects.count() == 1
-
-
 def test_credit_card_payments_are_capped_per_cycle(importer, account):
     today = timezone.localdate()
     pay(importer.bam, account, reference="CC-1", amount="4000.00", method=Payment.Method.CREDIT_CARD)

@@ -16,9 +16,10 @@ from rest_framework.test import APIClient
 
 from accounts.models import ProgramAccount
 from billing.models import LedgerEntry
+from carm_portal.models import IdempotentRequest
 from declarations import services
 from declarations import transaction_numbers as tn
-from declarations.models import CAD, CADLine, CADVersion, IdempotencyKey
+from declarations.models import CAD, CADLine, CADVersion
 from tests import factories
 
 from .conftest import FILED_ON, accepted_cad, file_cad, header, line
@@ -44,7 +45,7 @@ def payload(account, lines=None, **overrides):
 
 
 def nothing_stored():
-    return CAD.objects.count() == 0 and CADLine.objects.count() == 0 and IdempotencyKey.objects.count() == 0
+    return CAD.objects.count() == 0 and CADLine.objects.count() == 0 and IdempotentRequest.objects.count() == 0
 
 
 @pytest.fixture
@@ -95,8 +96,9 @@ def test_idempotency_key_on_create_file_and_submit(importer, account, tariff):
     api = client_for(importer.bam)
     first = api.post(f"{API}/cads/", payload(account), format="json", HTTP_IDEMPOTENCY_KEY="k-1")
     again = api.post(f"{API}/cads/", payload(account), format="json", HTTP_IDEMPOTENCY_KEY="k-1")
-    assert first.status_code == 201 and again.status_code == 200
-    assert first.json()["id"] == again.json()["id"] and CAD.objects.count() == 1
+    # The original response again (carm_portal.idempotency), marked as a replay.
+    assert first.status_code == again.status_code == 201 and again["Idempotent-Replayed"] == "true"
+    assert first.json() == again.json() and CAD.objects.count() == 1
 
     other_body = api.post(f"{API}/cads/", payload(account, office_code="0809"), format="json",
                           HTTP_IDEMPOTENCY_KEY="k-1")
@@ -105,13 +107,15 @@ def test_idempotency_key_on_create_file_and_submit(importer, account, tariff):
 
     filed = api.post(f"{API}/cads/file/", payload(account), format="json", HTTP_IDEMPOTENCY_KEY="k-2")
     filed_again = api.post(f"{API}/cads/file/", payload(account), format="json", HTTP_IDEMPOTENCY_KEY="k-2")
-    assert filed.status_code == 201 and filed_again.status_code == 200
-    assert filed.json()["id"] == filed_again.json()["id"] and CAD.objects.count() == 2
+    assert filed.status_code == filed_again.status_code == 201
+    assert filed.json() == filed_again.json() and CAD.objects.count() == 2
 
     cad_id = first.json()["id"]
     s1 = api.post(f"{API}/cads/{cad_id}/submit/", HTTP_IDEMPOTENCY_KEY="k-3")
     s2 = api.post(f"{API}/cads/{cad_id}/submit/", HTTP_IDEMPOTENCY_KEY="k-3")
-    assert s1.status_code == s2.status_code == 200 and s2.json()["status"] == "submitted"
+    assert s1.status_code == s2.status_code == 200 and s2.json() == s1.json() and s2.json()["status"] == "submitted"
+    # The same key on another endpoint is another request: 409.
+    assert api.post(f"{API}/cads/{cad_id}/submit/", HTTP_IDEMPOTENCY_KEY="k-2").status_code == 409
     # A different user may use the same key string: keys are per user.
     other = factories.add_member(importer)
     assert client_for(other).post(f"{API}/cads/", payload(account), format="json",

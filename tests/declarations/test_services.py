@@ -14,9 +14,10 @@ from accounts.models import ProgramAccount
 from billing import ledger
 from billing.models import InterestRate, LedgerEntry
 from carm_portal.exceptions import ApplicationError
+from carm_portal.models import IdempotentRequest
 from declarations import services
 from declarations import transaction_numbers as tn
-from declarations.models import CAD, CADLine, CADVersion, IdempotencyKey
+from declarations.models import CAD, CADLine, CADVersion
 from tests import factories
 
 from .conftest import FILED_ON, RELEASE, SHIPPED, accepted_cad, file_cad, header, line
@@ -28,7 +29,7 @@ def nothing_stored():
     assert CAD.objects.count() == 0
     assert CADLine.objects.count() == 0
     assert LedgerEntry.objects.count() == 0
-    assert IdempotencyKey.objects.count() == 0
+    assert IdempotentRequest.objects.count() == 0
 
 
 def entries_sum(cad):
@@ -466,7 +467,7 @@ def test_filing_costs_the_same_queries_for_3_or_30_lines(importer, account, tari
     three, thirty = queries_to_file(3, "three"), queries_to_file(30, "thirty")
     assert three == thirty, (three, thirty)
     assert three <= 32  # auto-accepted: 46 when it chained cad_create_draft and cad_submit, 30 now
-    assert CADLine.objects.filter(cad=IdempotencyKey.objects.get(key="thirty").cad).count() == 30
+    assert CADLine.objects.filter(cad=IdempotentRequest.objects.get(key="thirty").response_body["cad"]).count() == 30
 
 
 def test_cad_file_with_a_key_is_idempotent(importer, account, tariff):
@@ -474,7 +475,7 @@ def test_cad_file_with_a_key_is_idempotent(importer, account, tariff):
     first = services.cad_file(idempotency_key="file-1", **kwargs)
     second = services.cad_file(idempotency_key="file-1", **kwargs)
     assert first.pk == second.pk and CAD.objects.count() == 1
-    assert IdempotencyKey.objects.get(key="file-1").cad == first
+    assert IdempotentRequest.objects.get(key="file-1").response_body == {"cad": first.pk}
 
 
 # --- Access ---------------------------------------------------------------------------------------------------
@@ -498,7 +499,7 @@ def test_broker_without_cad_scopes_gets_404_everywhere(importer, account, broker
         services.cad_withdraw(actor=broker.bam, cad=cad)
     with pytest.raises(Http404):
         services.cad_withdraw(actor=broker.bam, cad=draft)
-    assert CAD.objects.count() == 2 and IdempotencyKey.objects.count() == 0
+    assert CAD.objects.count() == 2 and IdempotentRequest.objects.count() == 0
 
 
 def test_broker_with_submit_but_not_adjust_scope(importer, account, broker, tariff, cbsa):

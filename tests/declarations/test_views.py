@@ -13,8 +13,9 @@ from django.urls import reverse
 from django.utils import timezone
 
 from billing.models import LedgerEntry
+from carm_portal.models import IdempotentRequest
 from declarations import services
-from declarations.models import CAD, CADLine, CADVersion, IdempotencyKey
+from declarations.models import CAD, CADLine, CADVersion
 from tests import factories
 
 from .conftest import FILED_ON, accepted_cad, file_cad, header, line
@@ -168,7 +169,7 @@ def test_bad_input_shows_field_errors_and_stores_nothing(client, importer, accou
     formset = response.context["formset"]
     assert "Unknown classification 9999999999." in formset.forms[1].errors["classification"]
     assert not formset.forms[0].errors
-    assert CAD.objects.count() == 0 and IdempotencyKey.objects.count() == 0
+    assert CAD.objects.count() == 0 and IdempotentRequest.objects.count() == 0
     # What was typed is still there.
     assert 'value="9999999999"' in response.content.decode()
 

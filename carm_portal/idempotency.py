@@ -1,0 +1,183 @@
+"""One idempotency mechanism for every POST that creates money or documents (decision 12).
+
+A client sends ``Idempotency-Key: <unique per intended operation>``. The first request with a key
+claims it (an ``IdempotentRequest`` row) *in the same transaction* as its work and stores the
+response it gave; then
+
+* the same key and the same request (endpoint and body) → the original response again
+  (status and body; header ``Idempotent-Replayed: true``), nothing done twice;
+* the same key and another request (another body, another endpoint, e.g. another payment
+  method) → 409, nothing done;
+* concurrent requests with one key: the first holds the key's unique-index entry until it
+  commits; the others wait on it, then replay its response (one row, every caller the same
+  answer). If the first fails, its claim rolls back with its work and a retry runs afresh.
+
+Keys are per user. API views use ``@idempotent`` (DRF methods); a service that takes a key from a
+web form (the CAD form's hidden field) uses ``claim`` / ``remember`` in its own transaction.
+"""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+import json
+from collections.abc import Callable
+from typing import Any
+
+from django.db import IntegrityError, transaction
+from django.utils.translation import gettext as _
+
+HEADER = "Idempotency-Key"
+MAX_KEY_LENGTH = 100
+REPLAYED_HEADER = "Idempotent-Replayed"
+
+
+class IdempotencyConflict(Exception):
+    """The key was used for a different request (answered 409)."""
+
+    def __init__(self, message: str | None = None):
+        super().__init__(message or _("This Idempotency-Key was already used for a different request."))
+        self.message = str(self.args[0])
+
+
+class _NotStored(Exception):
+    def __init__(self, result):
+        self.result = result
+
+
+def _canonical(value: Any) -> Any:
+    """A JSON-able, order-independent form of a request body (files by name, size and digest)."""
+    if hasattr(value, "read") and hasattr(value, "size"):
+        digest = hashlib.sha256()
+        for chunk in value.chunks():
+            digest.update(chunk)
+        value.seek(0)
+        return {"file": getattr(value, "name", ""), "size": value.size, "sha256": digest.hexdigest()}
+    if hasattr(value, "lists"):  # QueryDict / MultiValueDict
+        return {k: [_canonical(v) for v in vs] for k, vs in sorted(value.lists())}
+    if isinstance(value, dict):
+        return {str(k): _canonical(v) for k, v in sorted(value.items(), key=lambda kv: str(kv[0]))}
+    if isinstance(value, (list, tuple)):
+        return [_canonical(v) for v in value]
+    return value
+
+
+def fingerprint(endpoint: str, data: Any) -> str:
+    payload = json.dumps({"endpoint": endpoint, "data": _canonical(data)}, sort_keys=True, default=str)
+    return hashlib.sha256(payload.encode()).hexdigest()
+
+
+def clean_key(raw: str | None) -> str | None:
+    key = (raw or "").strip()
+    if not key:
+        return None
+    if len(key) > MAX_KEY_LENGTH:
+        from carm_portal.exceptions import ApplicationError
+
+        message = _("An Idempotency-Key has at most %(n)d characters.") % {"n": MAX_KEY_LENGTH}
+        raise ApplicationError(message, field_errors={"idempotency_key": [message]})
+    return key
+
+
+def claim(*, user, key: str, endpoint: str, request_hash: str):
+    """Inside the caller's transaction: ``(row, None)`` when this request now holds the key, or
+    ``(row, (status, body))`` when an earlier identical request completed. ``IdempotencyConflict``
+    for another request with the key (or, without row locks, one still running). The caller
+    does its work, then ``remember(row, status, body)`` in the same transaction."""
+    from .models import IdempotentRequest
+
+    endpoint = endpoint[:300]
+    try:
+        with transaction.atomic():
+            return IdempotentRequest.objects.create(user=user, key=key, endpoint=endpoint,
+                                                    request_hash=request_hash), None
+    except IntegrityError:
+        # Another request holds or held the key; on PostgreSQL we waited for it to commit.
+        row = IdempotentRequest.objects.filter(user=user, key=key).first()
+        if row is None:
+            raise
+    if row.endpoint != endpoint or row.request_hash != request_hash:
+        raise IdempotencyConflict()
+    if row.response_status is None:  # only without row locks (SQLite): still running
+        raise IdempotencyConflict(_("A request with this Idempotency-Key is still being processed."))
+    return row, (row.response_status, row.response_body)
+
+
+def remember(row, status: int, body: Any) -> None:
+    row.response_status, row.response_body = status, body
+    row.save(update_fields=["response_status", "response_body"])
+
+
+def run(*, user, key: str, endpoint: str, request_hash: str,
+        produce: Callable[[], tuple[int, Any, Any]]) -> tuple[int, Any, Any | None]:
+    """Do ``produce`` once per (user, key): returns ``(status, body, result)``; ``result`` is what
+    ``produce`` returned third on the first call, None on a replay. ``produce`` runs inside the
+    transaction that holds the claim; a non-2xx status is answered but not stored (its work, if
+    any, rolls back with the claim, so the client may retry with the same key)."""
+    try:
+        with transaction.atomic():
+            row, done = claim(user=user, key=key, endpoint=endpoint, request_hash=request_hash)
+            if done is not None:
+                return done[0], done[1], None
+            status, body, result = produce()
+            if not 200 <= status < 300:
+                raise _NotStored((status, body, result))
+            remember(row, status, body)
+            return status, body, result
+    except _NotStored as not_stored:
+        return not_stored.result
+
+
+def _conflict_response(exc: IdempotencyConflict):
+    from rest_framework.response import Response
+
+    return Response({"detail": exc.message, "idempotency_key": [exc.message]}, status=409)
+
+
+def idempotent(method):
+    """For a DRF view method that creates money or documents: honour ``Idempotency-Key``."""
+
+    @functools.wraps(method)
+    def wrapper(self, request, *args, **kwargs):
+        from rest_framework.renderers import JSONRenderer
+        from rest_framework.response import Response
+
+        key = clean_key(request.headers.get(HEADER))
+        if key is None:
+            return method(self, request, *args, **kwargs)
+        endpoint = f"{request.method} {request.path}"
+
+        def produce():
+            response = method(self, request, *args, **kwargs)
+            data = getattr(response, "data", None)
+            # Stored as the rendered text: a replay has the original's bytes (jsonb reorders keys).
+            body = JSONRenderer().render(data).decode() if data is not None else None
+            return response.status_code, body, response
+
+        try:
+            status, body, response = run(user=request.user, key=key, endpoint=endpoint,
+                                         request_hash=fingerprint(endpoint, request.data), produce=produce)
+        except IdempotencyConflict as exc:
+            return _conflict_response(exc)
+        if response is not None:
+            return response
+        replay = Response(json.loads(body) if isinstance(body, str) else body, status=status)
+        replay[REPLAYED_HEADER] = "true"
+        return replay
+
+    return wrapper
+
+
+IDEMPOTENCY_PARAMETER_DESCRIPTION = (
+    "A unique key per intended operation (e.g. a UUID). A retry with the same key and body returns the "
+    "original response (header Idempotent-Replayed: true); the same key with another request answers 409."
+)
+
+
+def openapi_parameter():
+    """The header as an OpenAPI parameter, for ``extend_schema(parameters=[...])``."""
+    from drf_spectacular.types import OpenApiTypes
+    from drf_spectacular.utils import OpenApiParameter
+
+    return OpenApiParameter(HEADER, OpenApiTypes.STR, OpenApiParameter.HEADER, required=False,
+                            description=IDEMPOTENCY_PARAMETER_DESCRIPTION)
