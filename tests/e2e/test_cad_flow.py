@@ -23,6 +23,11 @@ def fill_line(page, index: int, *, description, classification, treatment, origi
     page.fill(f"input[name={prefix}value_foreign]", value)
 
 
+def ready(page) -> None:
+    """Live totals computed. A locator, not wait_for_function: the CSP (script-src 'self') forbids eval."""
+    page.locator("[data-live-status]", has_text="ready to file").wait_for()
+
+
 def test_broker_files_submits_and_corrects_a_cad(new_page, settings):
     settings.CARM = {**settings.CARM, "CAD_AUTO_ACCEPT": True}
     call_command("seed_demo", stdout=open("/dev/null", "w"))  # noqa: SIM115
@@ -44,13 +49,21 @@ def test_broker_files_submits_and_corrects_a_cad(new_page, settings):
     page.fill("input[name=vendor_country]", "CN")
     page.fill("input[name=invoice_number]", "GCM-2291")
     page.fill("input[name=invoice_currency]", "USD")
-    fill_line(page, 0, description="Men's cotton T-shirts", classification="6109.10.00.11", treatment="MFN",
+    # Issue 11: UST (CUSMA) on T-shirts of Chinese origin is refused on the line, live.
+    fill_line(page, 0, description="Men's cotton T-shirts", classification="6109.10.00.11", treatment="UST",
               origin="CN", quantity="500", value="4000.00")
+    page.check("input[name=lines-0-proof_of_origin]")
+    refusal = page.locator("[data-line='lines-0'] ul.live-errors",
+                           has_text="Tariff treatment UST cannot be claimed for goods originating in CN")
+    refusal.wait_for()
+    screenshot(page, "cad-form-ust-refused-for-cn-origin")
+    page.select_option("select[name=lines-0-treatment]", "MFN")
+    page.uncheck("input[name=lines-0-proof_of_origin]")
     page.click("[data-add-line]")
     fill_line(page, 1, description="Women's cotton T-shirts", classification="6109.10.00.21", treatment="MFN",
               origin="CN", quantity="300", value="2500.00")
     # Live totals: both lines computed, ready to file.
-    page.wait_for_function("document.querySelector('[data-live-status]').textContent.includes('ready to file')")
+    ready(page)
     duty = page.locator("[data-total=duty]").inner_text()
     assert Decimal(duty) > 0
     assert page.locator("[data-line='lines-1'] [data-amount=duty]").inner_text() != "—"
@@ -74,10 +87,10 @@ def test_broker_files_submits_and_corrects_a_cad(new_page, settings):
     page.wait_for_url(f"**/declarations/{cad.pk}/amend/")
     assert "This will be a correction." in page.locator("main").inner_text()
     page.select_option("select[name=reason_code_1]", "R2-74-1-E.VFD")  # a refund: lower value for duty
-    page.wait_for_function("document.querySelector('[data-live-status]').textContent.includes('ready to file')")
+    ready(page)
     before = page.locator("[data-total=duty]").inner_text()
     page.fill("input[name=lines-0-value_foreign]", "3000.00")
-    page.wait_for_function("document.querySelector('[data-live-status]').textContent.includes('ready to file')")
+    ready(page)
     assert Decimal(page.locator("[data-total=duty]").inner_text()) < Decimal(before)
     screenshot(page, "cad-correction-form")
     page.click("main form button[type=submit]:has-text('File the correction')")
