@@ -109,6 +109,21 @@ DECLARED: dict[str, Setting] = {
         "ASSUMPTION (carm-rules §3): days to cover a shortfall outside the annual review "
         "(increases then: 15 January).",
     ),
+    # The review year (carm-rules §3, universallogistics.ca "CBSA annual review of financial security",
+    # October 2025): CBSA reviews every RM once a year on 20 October over the 12 months to 19 October;
+    # an increase must be posted by 15 January, or RPP is suspended. The binding requirement changes
+    # only then, at enrolment, on a reduction decision and on re-enrolment.
+    "RPP_REVIEW_MONTH": Setting(int, 10, "carm-rules §3: the month of the annual review (October)."),
+    "RPP_REVIEW_DAY": Setting(int, 20, "carm-rules §3: the day of the annual review (20 October)."),
+    "RPP_REVIEW_WINDOW_MONTHS": Setting(
+        int, 12, "carm-rules §3: the review looks at this many closed billing periods up to the day before it."
+    ),
+    "RPP_INCREASE_DUE_MONTH": Setting(
+        int, 1, "carm-rules §3: an increase set by the annual review is due in this month (January) after it."
+    ),
+    "RPP_INCREASE_DUE_DAY": Setting(
+        int, 15, "carm-rules §3: ... on this day (15 January); RPP is suspended only after it (ASSUMPTION)."
+    ),
     "RPP_UTILIZATION_WARNING": Setting(
         Decimal, Decimal("0.80"), "Warn when the requirement reaches this share of the posted security (80%: \"warning\")."
     ),

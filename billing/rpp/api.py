@@ -27,6 +27,7 @@ from .models import (
     RppEnrolment,
     RppStatus,
     RppStatusChange,
+    SecurityForecast,
     SecurityRequirement,
 )
 from .selectors import (
@@ -53,6 +54,7 @@ from .serializers import (
     RppEnrolmentSerializer,
     SecurityNoticeSerializer,
     SecurityRequirementSerializer,
+    WhatIfSerializer,
     WithdrawInputSerializer,
 )
 
@@ -173,10 +175,11 @@ class EnrolmentViewSet(mixins.CreateModelMixin, viewsets.ReadOnlyModelViewSet):
 @extend_schema_view(
     list=extend_schema(summary=_("Security requirements (every computation, with its 12 monthly inputs)")),
     retrieve=extend_schema(summary=_("One security requirement")),
-    recompute=extend_schema(summary=_("Recompute an RM account's requirement now"), request=RecomputeInputSerializer,
-                            responses={201: SecurityRequirementSerializer}),
-    estimate=extend_schema(summary=_("New importer: set the monthly estimate and recompute"),
-                           request=EstimateInputSerializer, responses={201: SecurityRequirementSerializer}),
+    recompute=extend_schema(
+        summary=_("Refresh an RM account's forecast (if the review were today); the binding requirement stays"),
+        request=RecomputeInputSerializer, responses={201: SecurityRequirementSerializer}),
+    estimate=extend_schema(summary=_("What if: the security a monthly estimate would call for (nothing is stored)"),
+                           request=EstimateInputSerializer, responses={200: WhatIfSerializer}),
 )
 class RequirementViewSet(viewsets.ReadOnlyModelViewSet):
     serializer_class = SecurityRequirementSerializer
@@ -188,7 +191,8 @@ class RequirementViewSet(viewsets.ReadOnlyModelViewSet):
 
     def _context_for(self, rows):
         current = [r.program_account for r in rows if r.is_current]
-        return {**self.get_serializer_context(), "positions": positions_for(current)}
+        forecasts = {f.program_account_id: f for f in SecurityForecast.objects.filter(program_account__in=current)}
+        return {**self.get_serializer_context(), "positions": positions_for(current), "forecasts": forecasts}
 
     def list(self, request, *args, **kwargs):
         page = self.paginate_queryset(self.filter_queryset(self.get_queryset()))
@@ -214,7 +218,8 @@ class RequirementViewSet(viewsets.ReadOnlyModelViewSet):
     def estimate(self, request):
         data = EstimateInputSerializer(data=request.data, accounts=_manageable(request))
         data.is_valid(raise_exception=True)
-        return self._created(services.estimate_set(actor=request.user, **data.validated_data))
+        what_if = services.estimate_what_if(actor=request.user, **data.validated_data)
+        return Response(WhatIfSerializer(what_if).data)
 
 
 # --- Bonds and deposits --------------------------------------------------------------------------

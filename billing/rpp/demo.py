@@ -50,8 +50,9 @@ def seed(ctx, stdout=None) -> None:
         # Computed once; again only when billing history has appeared since (an estimate was used).
         if requirement is None or (has_history and requirement.basis == SecurityRequirement.Basis.ESTIMATE):
             (requirement,) = services.requirements_compute(
-                [main], trigger=SecurityRequirement.Trigger.MONTHLY, actor=None
+                [main], trigger=SecurityRequirement.Trigger.ENROLMENT, actor=None
             )
+        services.forecasts_compute([main], as_of=today)  # "if the review were today"
         if not Bond.objects.filter(bond_number=DEMO_BOND_NUMBER).exists():
             # About 60% of what is required, in whole thousands: a shortfall to cover.
             amount = max(Decimal("1000"), (requirement.bond_amount * Decimal("0.6") / 1000).quantize(

@@ -4,7 +4,9 @@
   mirrored on ``accounts.ProgramAccount.rpp_status`` (what other code reads); only
   ``billing.rpp.services`` writes either.
 - ``SecurityRequirement``: one row per computation, with its 12 monthly inputs, so the
-  importer can see why. Exactly one row per RM is ``is_current``.
+  importer can see why. Exactly one row per RM is ``is_current``: the *binding* requirement,
+  which changes only at enrolment, the annual review, a reduction decision and re-enrolment.
+- ``SecurityForecast``: the monthly recompute, "if the review were today", kept apart (one per RM).
 - ``Bond`` (a surety bond or eWSA) split across RM accounts by ``BondAllocation`` rows that
   never add up to more than the bond; ``CashDeposit`` rows point to the ledger entry
   (kind ``security_deposit``) that is the truth for cash held.
@@ -159,6 +161,36 @@ class SecurityRequirement(models.Model):
     @property
     def is_increase(self) -> bool:
         return self.previous_bond_amount is not None and self.bond_amount > self.previous_bond_amount
+
+
+class SecurityForecast(models.Model):
+    """What the annual review would set if it ran today: never binding (carm-rules §3).
+
+    One row per RM, refreshed by the monthly job (the 26th) and on demand. The binding amount is
+    the current ``SecurityRequirement``; this row only tells the importer where it is heading.
+    """
+
+    program_account = models.OneToOneField(
+        ProgramAccount, on_delete=models.CASCADE, related_name="security_forecast", verbose_name=_("program account")
+    )
+    basis = models.CharField(_("basis"), max_length=10, choices=SecurityRequirement.Basis.choices)
+    as_of = models.DateField(_("as of"))
+    first_period = models.DateField(_("first billing period"))
+    last_period = models.DateField(_("last billing period"))
+    monthly_totals = models.JSONField(_("monthly totals"), default=list)
+    highest_month = models.DecimalField(_("highest month"), max_digits=14, decimal_places=2)
+    highest_period = models.DateField(_("period of the highest month"), null=True, blank=True)
+    base_amount = models.DecimalField(_("base"), max_digits=14, decimal_places=2)
+    bond_amount = models.DecimalField(_("bond / eWSA if reviewed today"), max_digits=14, decimal_places=2)
+    cash_amount = models.DecimalField(_("cash deposit if reviewed today"), max_digits=14, decimal_places=2)
+    computed_at = models.DateTimeField(_("computed"), default=timezone.now)
+
+    class Meta:
+        verbose_name = _("security forecast")
+        verbose_name_plural = _("security forecasts")
+
+    def __str__(self) -> str:
+        return f"{self.program_account.number}: forecast bond {self.bond_amount} ({self.as_of})"
 
 
 class Bond(models.Model):

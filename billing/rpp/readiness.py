@@ -16,7 +16,9 @@ from accounts.models import ProgramAccount
 from accounts.readiness import Item, register
 from carm_portal.money import format_cad
 
+from .models import SecurityForecast
 from .selectors import positions_for, security_accounts
+from .services import suspends_when_short, warning_ratio
 
 
 def _account_url(pa: ProgramAccount) -> str:
@@ -43,26 +45,38 @@ def rpp_check(accounts: list[ProgramAccount], today: date) -> dict[int, Item]:
 
 
 def security_check(accounts: list[ProgramAccount], today: date) -> dict[int, Item]:
+    """Posted security against the *binding* requirement (carm-rules §3): a shortfall says whether
+    it is an annual-review increase (due 15 January, suspension after) or not; the 80% warning
+    stays; the forecast ("if the review were today") is shown, never judged."""
     positions = positions_for(accounts, today=today, with_unrequired=False)
+    forecasts = dict(SecurityForecast.objects.filter(program_account__in=[pa.pk for pa in accounts])
+                     .values_list("program_account_id", "bond_amount"))
     out = {}
     for pa in accounts:
         pos = positions[pa.pk]
         req = pos.requirement
+        values = {"posted": format_cad(pos.bond_equivalent), "required": format_cad(req.bond_amount) if req else "",
+                  "short": format_cad(pos.shortfall), "due": req.due_date.isoformat() if req else "",
+                  "used": pos.utilization, "warning": int(warning_ratio() * 100)}
         if req is None:
-            detail = _("No requirement computed yet.")
-            step = _("Compute the security requirement")
-        elif pos.shortfall > 0:
-            detail = _("Posted %(posted)s against a bond requirement of %(required)s: short %(short)s, due %(due)s.") % {
-                "posted": format_cad(pos.bond_equivalent), "required": format_cad(req.bond_amount),
-                "short": format_cad(pos.shortfall), "due": req.due_date.isoformat(),
-            }
+            detail = _("No requirement yet: it is set at enrolment.")
+            step = _("Enrol the RM account in RPP")
+        elif pos.shortfall > 0 and suspends_when_short(req):
+            detail = _("The annual review raised the bond requirement to %(required)s; posted %(posted)s: short "
+                       "%(short)s. Post it by %(due)s, or RPP is suspended.") % values
             step = _("Post a bond or cash deposit")
-        else:
-            detail = _("Posted %(posted)s against a bond requirement of %(required)s (%(used)s%% used).") % {
-                "posted": format_cad(pos.bond_equivalent), "required": format_cad(req.bond_amount),
-                "used": pos.utilization,
-            }
+        elif pos.shortfall > 0:
+            detail = _("Posted %(posted)s against the binding bond requirement of %(required)s: short %(short)s.") % values
+            step = _("Post a bond or cash deposit")
+        elif pos.status == "warning":
+            detail = _("Posted %(posted)s against a bond requirement of %(required)s: %(used)s%% used (warning at "
+                       "%(warning)s%%).") % values
             step = ""
+        else:
+            detail = _("Posted %(posted)s against a bond requirement of %(required)s (%(used)s%% used).") % values
+            step = ""
+        if req is not None and pa.pk in forecasts:
+            detail += " " + _("If the review were today: %(forecast)s.") % {"forecast": format_cad(forecasts[pa.pk])}
         out[pa.pk] = Item(
             "security", _("Posted security covers the requirement"), ok=pos.covered, detail=detail,
             next_step=step, next_url=_account_url(pa) if step else "",

@@ -3,12 +3,14 @@
 from celery.schedules import crontab
 
 BEAT_SCHEDULE = {
-    # 20 October: the annual review over the 12 months to 19 October; increases due 15 January.
+    # Daily; the task runs the annual review on CARM["RPP_REVIEW_MONTH"/"RPP_REVIEW_DAY"] only
+    # (20 October, over the 12 months to 19 October; increases due 15 January), so the day is a
+    # setting. A rerun on the review day is a no-op.
     "rpp-annual-review": {
         "task": "billing.rpp.annual_review",
-        "schedule": crontab(minute=0, hour=3, day_of_month=20, month_of_year=10),
+        "schedule": crontab(minute=0, hour=3),
     },
-    # The 26th: after the statement of the 25th, recompute every requirement.
+    # The 26th: after the statement of the 25th, refresh every forecast ("if the review were today").
     "rpp-monthly-recompute": {
         "task": "billing.rpp.monthly_recompute",
         "schedule": crontab(minute=0, hour=4, day_of_month=26),

@@ -24,6 +24,7 @@ from .models import (
     RppEnrolment,
     RppStatus,
     RppStatusChange,
+    SecurityForecast,
     SecurityRequirement,
 )
 
@@ -111,10 +112,37 @@ class SecurityPositionSerializer(serializers.Serializer):
     covered = serializers.BooleanField()
 
 
+class SecurityForecastSerializer(serializers.ModelSerializer):
+    """If the annual review were run today (never binding; refreshed monthly and on demand)."""
+
+    monthly_totals = RequirementMonthSerializer(many=True, read_only=True)
+
+    class Meta:
+        model = SecurityForecast
+        fields = ["basis", "as_of", "first_period", "last_period", "monthly_totals", "highest_month", "highest_period",
+                  "base_amount", "bond_amount", "cash_amount", "computed_at"]
+        read_only_fields = fields
+
+
+class WhatIfSerializer(serializers.Serializer):
+    """The security a monthly estimate would call for; nothing is stored."""
+
+    monthly_estimate = serializers.DecimalField(**_MONEY)
+    bond_amount = serializers.DecimalField(**_MONEY)
+    cash_amount = serializers.DecimalField(**_MONEY)
+    current_bond_amount = serializers.DecimalField(**_MONEY, allow_null=True,
+                                                   help_text=_("The binding requirement (unchanged)."))
+    current_cash_amount = serializers.DecimalField(**_MONEY, allow_null=True)
+    bond_difference = serializers.DecimalField(**_MONEY, allow_null=True)
+
+
 class SecurityRequirementSerializer(serializers.ModelSerializer):
     program_account_number = serializers.CharField(source="program_account.number", read_only=True)
     monthly_totals = RequirementMonthSerializer(many=True, read_only=True)
     position = serializers.SerializerMethodField(help_text=_("Posted security against this requirement (current only)."))
+    forecast = serializers.SerializerMethodField(
+        help_text=_("If the annual review were today (current requirement only); never binding.")
+    )
 
     class Meta:
         model = SecurityRequirement
@@ -122,7 +150,7 @@ class SecurityRequirementSerializer(serializers.ModelSerializer):
             "id", "program_account", "program_account_number", "is_current", "basis", "trigger", "as_of",
             "first_period", "last_period", "monthly_totals", "highest_month", "highest_period", "monthly_estimate",
             "base_amount", "bond_share", "minimum", "maximum", "bond_amount", "cash_amount", "previous_bond_amount",
-            "due_date", "reduction", "computed_at", "position",
+            "due_date", "reduction", "computed_at", "position", "forecast",
         ]
         read_only_fields = fields
 
@@ -133,6 +161,13 @@ class SecurityRequirementSerializer(serializers.ModelSerializer):
         if not obj.is_current or pos is None:
             return None
         return SecurityPositionSerializer(pos).data
+
+    @extend_schema_field(SecurityForecastSerializer(allow_null=True))
+    def get_forecast(self, obj):
+        forecast = (self.context.get("forecasts") or {}).get(obj.program_account_id)
+        if not obj.is_current or forecast is None:
+            return None
+        return SecurityForecastSerializer(forecast).data
 
 
 class RecomputeInputSerializer(_GatedInput):

@@ -13,13 +13,29 @@ The requirement (carm-rules §3, worked example 2), per RM account:
   raised to ``CARM["RPP_MINIMUM"]`` and capped at ``CARM["RPP_MAXIMUM"]``;
 - an approved reduction caps the bond amount until the next annual review.
 
-Every computation is a new ``SecurityRequirement`` row with its 12 inputs; the previous one
-stops being current. Posted security and shortfalls are read in ``selectors``.
+The review year (carm-rules §3): the **binding** requirement (the current ``SecurityRequirement``)
+changes only
+
+- at enrolment (``enrolment_request``; a re-enrolment gets a fresh system-calculated amount) —
+  and an account enrolled before this app existed gets its first requirement from the jobs;
+- at the annual review (``annual_review``: 20 October, over the 12 months to 19 October; an
+  increase is due 15 January, and RPP is suspended only when it is still short after that);
+- on a reduction decision (``reduction_decide``: the same inputs, the bond capped at the amount
+  approved; it holds until the next annual review).
+
+The monthly recompute (the 26th) and the "recompute" button only refresh a ``SecurityForecast``
+("if the review were today"), and the estimate form is a what-if (``estimate_what_if``): neither
+touches the binding requirement. Review day and month, window and increase due date are
+settings (``RPP_REVIEW_*``, ``RPP_INCREASE_DUE_*``).
+
+Every binding computation is a new ``SecurityRequirement`` row with its 12 inputs; the previous
+one stops being current. Posted security and shortfalls are read in ``selectors``.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 from datetime import date, timedelta
 from decimal import Decimal
 
@@ -47,10 +63,11 @@ from .models import (
     RppEnrolment,
     RppStatus,
     RppStatusChange,
+    SecurityForecast,
     SecurityRequirement,
 )
 
-PERIODS = 12
+PERIODS = 12  # the default of CARM["RPP_REVIEW_WINDOW_MONTHS"]
 EXPIRY_THRESHOLDS = (60, 30, 7)
 REQUIREMENT_KINDS = tuple(str(k) for k in LedgerEntry.CAD_KINDS)
 
@@ -78,6 +95,11 @@ def warning_ratio() -> Decimal:
     return carm("RPP_UTILIZATION_WARNING")
 
 
+def window_months() -> int:
+    """carm-rules §3: the review looks at the last 12 months (``RPP_REVIEW_WINDOW_MONTHS``)."""
+    return carm("RPP_REVIEW_WINDOW_MONTHS")
+
+
 # --- Calendar ----------------------------------------------------------------------------------
 
 def last_closed_period(as_of: date) -> date:
@@ -88,12 +110,13 @@ def last_closed_period(as_of: date) -> date:
 
 def window(as_of: date) -> list[date]:
     """The last 12 closed billing periods, oldest first."""
-    return calendar.periods_ending(last_closed_period(as_of), PERIODS)
+    return calendar.periods_ending(last_closed_period(as_of), window_months())
 
 
 def annual_review_date(year: int) -> date:
-    """The annual review runs on 20 October, over the 12 months to 19 October."""
-    return date(year, 10, 20)
+    """The annual review runs on 20 October (``RPP_REVIEW_MONTH`` / ``RPP_REVIEW_DAY``), over the
+    12 months to the day before (19 October)."""
+    return date(year, carm("RPP_REVIEW_MONTH"), carm("RPP_REVIEW_DAY"))
 
 
 def annual_review_window(year: int) -> list[date]:
@@ -101,13 +124,25 @@ def annual_review_window(year: int) -> list[date]:
 
 
 def increase_due_date(review_date: date) -> date:
-    """Increases from the annual review must be posted by 15 January, or RPP is suspended."""
-    return date(review_date.year + 1, 1, 15)
+    """Increases from the annual review must be posted by 15 January (``RPP_INCREASE_DUE_*``), the
+    first such day after the review, or RPP is suspended."""
+    due = date(review_date.year, carm("RPP_INCREASE_DUE_MONTH"), carm("RPP_INCREASE_DUE_DAY"))
+    return due if due > review_date else calendar.add_years(due, 1)
 
 
 def last_annual_review(as_of: date) -> date:
     this_year = annual_review_date(as_of.year)
     return this_year if as_of >= this_year else annual_review_date(as_of.year - 1)
+
+
+def next_annual_review(as_of: date) -> date:
+    """The next review day after ``as_of`` (``as_of`` itself if it is one)."""
+    this_year = annual_review_date(as_of.year)
+    return this_year if as_of <= this_year else annual_review_date(as_of.year + 1)
+
+
+def is_review_day(day: date) -> bool:
+    return day == annual_review_date(day.year)
 
 
 # --- Amounts -----------------------------------------------------------------------------------
@@ -258,19 +293,34 @@ def _check_estimate(value: Decimal) -> Decimal:
     return value
 
 
-@transaction.atomic
-def estimate_set(*, actor: User, program_account: ProgramAccount, monthly_estimate: Decimal) -> SecurityRequirement:
-    """A new importer's estimate of its monthly duties and taxes; recomputes the requirement."""
-    enrolment = _enrolment_locked(program_account)
-    enrolment.monthly_estimate = _check_estimate(monthly_estimate)
-    enrolment.save(update_fields=["monthly_estimate"])
-    audit.record("rpp.estimate.set", actor=actor, target=program_account, acting_for=program_account.business,
-                 changes={"monthly_estimate": enrolment.monthly_estimate})
-    (requirement,) = requirements_compute(
-        [program_account], trigger=SecurityRequirement.Trigger.ESTIMATE, actor=actor
+@dataclass(frozen=True)
+class WhatIf:
+    """The security a monthly estimate would call for, next to the binding requirement (a what-if:
+    nothing is stored; the binding requirement changes only at enrolment, the review, a reduction)."""
+
+    monthly_estimate: Decimal
+    bond_amount: Decimal
+    cash_amount: Decimal
+    current_bond_amount: Decimal | None
+    current_cash_amount: Decimal | None
+
+    @property
+    def bond_difference(self) -> Decimal | None:
+        return None if self.current_bond_amount is None else self.bond_amount - self.current_bond_amount
+
+
+def estimate_what_if(*, actor: User | None, program_account: ProgramAccount, monthly_estimate: Decimal) -> WhatIf:
+    """What if the importer's monthly duties and taxes were ``monthly_estimate``? The bond (50%) and
+    cash (100%) amounts, within the minimum and maximum. Writes nothing: the estimate that counts is
+    the one given at enrolment (``enrolment_request``)."""
+    estimate = _check_estimate(monthly_estimate)
+    bond, cash = amounts_for(estimate)
+    current = SecurityRequirement.objects.filter(program_account=program_account, is_current=True).first()
+    return WhatIf(
+        monthly_estimate=estimate, bond_amount=bond, cash_amount=cash,
+        current_bond_amount=current.bond_amount if current else None,
+        current_cash_amount=current.cash_amount if current else None,
     )
-    sync_with_security([program_account])
-    return requirement
 
 
 # --- The requirement ---------------------------------------------------------------------------
@@ -292,17 +342,14 @@ def requirements_compute(
     # Serialize computations per account (two at once would both see no current row), in id
     # order so two batches never deadlock.
     list(ProgramAccount.objects.select_for_update().filter(pk__in=ids).order_by("pk").values_list("pk", flat=True))
-    totals = monthly_totals(ids, periods)
-    estimates = dict(RppEnrolment.objects.filter(program_account_id__in=ids).values_list(
-        "program_account_id", "monthly_estimate"
-    ))
+    totals, estimates = _inputs(ids, periods)
     previous = {
         r.program_account_id: r
         for r in SecurityRequirement.objects.filter(program_account_id__in=ids, is_current=True)
     }
     reductions: dict[int, ReductionRequest] = {}
-    if trigger != SecurityRequirement.Trigger.ANNUAL_REVIEW:
-        # An approved reduction holds until the next annual review.
+    if trigger == SecurityRequirement.Trigger.REDUCTION:
+        # An approved reduction holds until the next annual review (a re-enrolment starts afresh).
         since = last_annual_review(as_of)
         for rr in ReductionRequest.objects.filter(
             program_account_id__in=ids, status=ReductionRequest.Status.APPROVED, decided_at__date__gte=since
@@ -311,17 +358,7 @@ def requirements_compute(
     share, low, high = bond_share(), minimum(), maximum()
     created = []
     for pa in accounts:
-        by_period = totals.get(pa.pk, {})
-        months = [(p, by_period.get(p, ZERO)) for p in periods]
-        highest_period, highest = max(months, key=lambda m: (m[1], m[0]))
-        if highest < ZERO:
-            highest = ZERO
-        estimate = estimates.get(pa.pk)
-        if by_period:
-            basis, base = SecurityRequirement.Basis.HISTORY, highest
-        else:
-            basis, base = SecurityRequirement.Basis.ESTIMATE, quantize(estimate or ZERO)
-            highest_period = None
+        months, highest_period, highest, basis, base, estimate = _base_for(pa.pk, periods, totals, estimates)
         bond, cash = amounts_for(base)
         reduction = reductions.get(pa.pk)
         if reduction is not None and reduction.approved_amount is not None and reduction.approved_amount < bond:
@@ -358,14 +395,80 @@ def requirements_compute(
     return created
 
 
-def requirement_recompute(*, actor: User | None, program_account: ProgramAccount) -> SecurityRequirement:
-    """On demand (button / API)."""
+def _inputs(ids: list[int], periods: Sequence[date]) -> tuple[dict, dict]:
+    """(monthly totals by account, monthly estimates by account): two queries."""
+    estimates = dict(RppEnrolment.objects.filter(program_account_id__in=ids).values_list(
+        "program_account_id", "monthly_estimate"
+    ))
+    return monthly_totals(ids, periods), estimates
+
+
+def _base_for(pk: int, periods: Sequence[date], totals: dict, estimates: dict):
+    """(months, highest period, highest month, basis, base, estimate) of one account: the highest
+    month of the window, or the enrolment estimate when there is no history."""
+    by_period = totals.get(pk, {})
+    months = [(p, by_period.get(p, ZERO)) for p in periods]
+    highest_period, highest = max(months, key=lambda m: (m[1], m[0]))
+    if highest < ZERO:
+        highest = ZERO
+    estimate = estimates.get(pk)
+    if by_period:
+        return months, highest_period, highest, SecurityRequirement.Basis.HISTORY, highest, estimate
+    return months, None, highest, SecurityRequirement.Basis.ESTIMATE, quantize(estimate or ZERO), estimate
+
+
+@transaction.atomic
+def forecasts_compute(accounts: Sequence[ProgramAccount], *, as_of: date | None = None) -> list[SecurityForecast]:
+    """"If the review were today": the requirement the annual review would set over the 12 months to
+    yesterday, stored apart (one ``SecurityForecast`` per RM). Never binding; constant queries."""
+    accounts = list(accounts)
+    if not accounts:
+        return []
+    as_of = as_of or timezone.localdate()
+    periods = window(as_of - timedelta(days=1))
+    ids = [pa.pk for pa in accounts]
+    list(ProgramAccount.objects.select_for_update().filter(pk__in=ids).order_by("pk").values_list("pk", flat=True))
+    totals, estimates = _inputs(ids, periods)
+    rows = []
+    for pa in accounts:
+        months, highest_period, highest, basis, base, _estimate = _base_for(pa.pk, periods, totals, estimates)
+        bond, cash = amounts_for(base)
+        rows.append(SecurityForecast(
+            program_account=pa, basis=basis, as_of=as_of, first_period=periods[0], last_period=periods[-1],
+            monthly_totals=[{"period": p.isoformat(), "amount": str(a)} for p, a in months],
+            highest_month=highest, highest_period=highest_period, base_amount=base, bond_amount=bond,
+            cash_amount=cash, computed_at=timezone.now(),
+        ))
+    SecurityForecast.objects.filter(program_account_id__in=ids).delete()
+    return SecurityForecast.objects.bulk_create(rows)
+
+
+def _initial_requirements(accounts: Sequence[ProgramAccount], *, as_of: date, actor: User | None = None) -> None:
+    """Accounts in the program with no requirement at all (enrolled before this app existed) get
+    their first one: the requirement at enrolment."""
+    ids = [pa.pk for pa in accounts]
+    # Locked first (id order), so two runs at once create one first requirement, not two.
+    list(ProgramAccount.objects.select_for_update().filter(pk__in=ids).order_by("pk").values_list("pk", flat=True))
+    have = set(SecurityRequirement.objects.filter(program_account_id__in=ids, is_current=True)
+               .values_list("program_account_id", flat=True))
+    missing = [pa for pa in accounts if pa.pk not in have]
+    if missing:
+        requirements_compute(missing, trigger=SecurityRequirement.Trigger.ENROLMENT, as_of=as_of, actor=actor)
+
+
+def requirement_recompute(*, actor: User | None, program_account: ProgramAccount,
+                          today: date | None = None) -> SecurityRequirement:
+    """On demand (button / API): refresh the forecast. The binding requirement does not move
+    (it is only created, at enrolment terms, for an account that has none yet)."""
+    today = today or timezone.localdate()
     with transaction.atomic():
-        (requirement,) = requirements_compute(
-            [program_account], trigger=SecurityRequirement.Trigger.ON_DEMAND, actor=actor
-        )
-        sync_with_security([program_account])
-    return requirement
+        _initial_requirements([program_account], as_of=today, actor=actor)
+        forecasts_compute([program_account], as_of=today)
+        sync_with_security([program_account], today=today)
+    if actor is not None:
+        audit.record("rpp.forecast.computed", actor=actor, target=program_account,
+                     acting_for=program_account.business)
+    return SecurityRequirement.objects.get(program_account=program_account, is_current=True)
 
 
 def _accounts_in_program(statuses) -> list[ProgramAccount]:
@@ -381,30 +484,45 @@ def _accounts_in_program(statuses) -> list[ProgramAccount]:
 def annual_review(*, review_date: date | None = None, batch_size: int = 500) -> int:
     """20 October: recompute every account in the program over the 12 months to 19 October.
 
-    Only importers whose amount changes are notified; increases are due by 15 January.
+    Only importers whose amount changes are notified; increases are due by 15 January. A rerun on
+    the same review date is a no-op (accounts already reviewed that day are skipped).
     """
     review_date = review_date or timezone.localdate()
     accounts = _accounts_in_program([RppStatus.REQUESTED, RppStatus.ENROLLED, RppStatus.SUSPENDED])
+    reviewed = set(SecurityRequirement.objects.filter(
+        is_current=True, trigger=SecurityRequirement.Trigger.ANNUAL_REVIEW, as_of=review_date,
+    ).values_list("program_account_id", flat=True))
+    accounts = [pa for pa in accounts if pa.pk not in reviewed]
     done = 0
     for start in range(0, len(accounts), batch_size):
         chunk = accounts[start:start + batch_size]
         with transaction.atomic():
             reqs = requirements_compute(chunk, trigger=SecurityRequirement.Trigger.ANNUAL_REVIEW, as_of=review_date)
+            forecasts_compute(chunk, as_of=review_date)
             for req in reqs:
                 if req.previous_bond_amount is not None and req.previous_bond_amount != req.bond_amount:
                     _requirement_changed_notice(req)
+            sync_with_security(chunk, today=review_date)
         done += len(chunk)
     return done
 
 
+def annual_review_if_due(*, today: date | None = None) -> int:
+    """The daily beat entry: run the annual review on the configured review day only."""
+    today = today or timezone.localdate()
+    return annual_review(review_date=today) if is_review_day(today) else 0
+
+
 def monthly_recompute(*, as_of: date | None = None, batch_size: int = 500) -> int:
-    """The 26th, after the billing cycle: recompute every account in the program."""
+    """The 26th, after the billing cycle: refresh every account's *forecast* ("if the review were
+    today"). The binding requirement does not move (accounts without one get their first)."""
     as_of = as_of or timezone.localdate()
     accounts = _accounts_in_program([RppStatus.REQUESTED, RppStatus.ENROLLED, RppStatus.SUSPENDED])
     for start in range(0, len(accounts), batch_size):
         chunk = accounts[start:start + batch_size]
         with transaction.atomic():
-            requirements_compute(chunk, trigger=SecurityRequirement.Trigger.MONTHLY, as_of=as_of)
+            _initial_requirements(chunk, as_of=as_of)
+            forecasts_compute(chunk, as_of=as_of)
             sync_with_security(chunk, today=as_of)
     shortfall_notices(accounts, today=as_of)
     return len(accounts)
@@ -577,9 +695,35 @@ def reduction_decide(
     audit.record(f"rpp.reduction.{rr.status}", actor=actor, target=rr.program_account,
                  acting_for=rr.program_account.business, changes={"approved_amount": rr.approved_amount, "note": note})
     if approve:
-        requirements_compute([rr.program_account], trigger=SecurityRequirement.Trigger.REDUCTION, actor=actor)
+        _reduced_requirement(rr, actor=actor)
         sync_with_security([rr.program_account])
     return rr
+
+
+def _reduced_requirement(rr: ReductionRequest, *, actor: User | None) -> SecurityRequirement | None:
+    """A reduction decision changes the binding requirement: the same inputs as the current one
+    (no new history sneaks in between reviews), the bond capped at the approved amount."""
+    list(ProgramAccount.objects.select_for_update().filter(pk=rr.program_account_id).values_list("pk", flat=True))
+    current = SecurityRequirement.objects.filter(program_account_id=rr.program_account_id, is_current=True).first()
+    if current is None or rr.approved_amount is None or rr.approved_amount >= current.bond_amount:
+        return None
+    bond = quantize(rr.approved_amount)
+    reduced = SecurityRequirement(
+        program_account=rr.program_account, basis=SecurityRequirement.Basis.REDUCTION,
+        trigger=SecurityRequirement.Trigger.REDUCTION, as_of=timezone.localdate(),
+        first_period=current.first_period, last_period=current.last_period, monthly_totals=current.monthly_totals,
+        highest_month=current.highest_month, highest_period=current.highest_period,
+        monthly_estimate=current.monthly_estimate, base_amount=current.base_amount, bond_share=current.bond_share,
+        minimum=current.minimum, maximum=current.maximum, bond_amount=bond, cash_amount=_clamp(bond / bond_share()),
+        previous_bond_amount=current.bond_amount, due_date=current.due_date, reduction=rr, is_current=True,
+        computed_by=actor if actor is not None and actor.is_authenticated else None,
+    )
+    SecurityRequirement.objects.filter(pk=current.pk).update(is_current=False)
+    reduced.save()
+    audit.record("rpp.requirement.computed", actor=actor, target=rr.program_account,
+                 acting_for=rr.program_account.business,
+                 changes={"bond": reduced.bond_amount, "cash": reduced.cash_amount, "trigger": reduced.trigger})
+    return reduced
 
 
 # --- Security versus enrolment -----------------------------------------------------------------
@@ -612,8 +756,16 @@ def sync_with_security(accounts: Sequence[ProgramAccount], *, today: date | None
             )
 
 
+def suspends_when_short(requirement: SecurityRequirement | None) -> bool:
+    """carm-rules §3 (ASSUMPTION): RPP is suspended only when an increase set by a review is not
+    posted by its deadline (15 January for the annual review). Another shortfall (a bond that
+    expired, a deposit drawn) is warned about, never suspended for."""
+    return (requirement is not None and requirement.trigger == SecurityRequirement.Trigger.ANNUAL_REVIEW
+            and requirement.is_increase)
+
+
 def enforce_due_dates(*, today: date | None = None) -> int:
-    """Suspend enrolled accounts whose shortfall is still there after its due date."""
+    """Suspend enrolled accounts still short of an annual-review increase after its due date."""
     from .selectors import positions_for
 
     today = today or timezone.localdate()
@@ -622,7 +774,7 @@ def enforce_due_dates(*, today: date | None = None) -> int:
     suspended = 0
     for pa in accounts:
         pos = positions[pa.pk]
-        if pos.requirement is not None and pos.shortfall > 0 and pos.requirement.due_date < today:
+        if suspends_when_short(pos.requirement) and pos.shortfall > 0 and pos.requirement.due_date < today:
             with transaction.atomic():
                 enrolment_set_status(
                     actor=None, program_account=pa, status=RppStatus.SUSPENDED,
@@ -668,13 +820,18 @@ def _notify(*, business: Business, kind: str, key: str, subject: str, body: str,
 
 def _requirement_changed_notice(req: SecurityRequirement) -> Notice | None:
     pa = req.program_account
+    values = {"rm": pa.number, "old": format_cad(req.previous_bond_amount or ZERO), "new": format_cad(req.bond_amount),
+              "cash": format_cad(req.cash_amount), "due": req.due_date.isoformat(), "review": req.as_of.isoformat()}
+    if req.is_increase:
+        body = _("The annual review of %(review)s raised the bond / eWSA required for %(rm)s from %(old)s to %(new)s "
+                 "(cash deposit: %(cash)s). Post the increase by %(due)s, or RPP is suspended.") % values
+    else:
+        body = _("The annual review of %(review)s lowered the bond / eWSA required for %(rm)s from %(old)s to "
+                 "%(new)s (cash deposit: %(cash)s).") % values
     return _notify(
         business=pa.business, program_account=pa, kind=Notice.Kind.REQUIREMENT_CHANGED, key=f"requirement:{req.pk}",
         subject=_("Annual review: RPP security for %(rm)s is now %(amount)s") % {"rm": pa.number, "amount": format_cad(req.bond_amount)},
-        body=_("The annual review changed the bond / eWSA required for %(rm)s from %(old)s to %(new)s "
-               "(cash deposit: %(cash)s). An increase must be posted by %(due)s, or RPP is suspended.")
-        % {"rm": pa.number, "old": format_cad(req.previous_bond_amount or ZERO), "new": format_cad(req.bond_amount),
-           "cash": format_cad(req.cash_amount), "due": req.due_date.isoformat()},
+        body=body,
     )
 
 
@@ -690,14 +847,20 @@ def shortfall_notices(accounts: Sequence[ProgramAccount], *, today: date | None 
         pos = positions[pa.pk]
         if pos.requirement is None or pos.shortfall <= 0:
             continue
+        values = {"rm": pa.number, "bond": format_cad(pos.shortfall), "cash": format_cad(pos.shortfall_cash),
+                  "due": pos.requirement.due_date.isoformat(), "required": format_cad(pos.requirement.bond_amount)}
+        if suspends_when_short(pos.requirement):
+            body = _("The annual review raised the bond / eWSA required for %(rm)s to %(required)s: post a bond / "
+                     "eWSA for %(bond)s more, or a cash deposit of %(cash)s, by %(due)s. Otherwise RPP is "
+                     "suspended.") % values
+        else:
+            body = _("The posted security for %(rm)s does not cover the binding requirement of %(required)s: post "
+                     "a bond / eWSA for %(bond)s more, or a cash deposit of %(cash)s.") % values
         notice = _notify(
             business=pa.business, program_account=pa, kind=Notice.Kind.SHORTFALL,
             key=f"shortfall:{pos.requirement.pk}:{pos.shortfall}",
             subject=_("RPP security shortfall of %(amount)s on %(rm)s") % {"amount": format_cad(pos.shortfall), "rm": pa.number},
-            body=_("The posted security for %(rm)s does not cover the requirement: post a bond / eWSA for %(bond)s "
-                   "more, or a cash deposit of %(cash)s, by %(due)s. Otherwise RPP is suspended.")
-            % {"rm": pa.number, "bond": format_cad(pos.shortfall), "cash": format_cad(pos.shortfall_cash),
-               "due": pos.requirement.due_date.isoformat()},
+            body=body,
         )
         if notice is not None:
             sent.append(notice)

@@ -9,9 +9,10 @@ from accounts.models import ProgramAccount, User
 
 @shared_task(name="billing.rpp.annual_review")
 def annual_review_task() -> int:
-    from .services import annual_review
+    """Daily: the annual review runs on the configured review day (20 October) only."""
+    from .services import annual_review_if_due
 
-    return annual_review()
+    return annual_review_if_due()
 
 
 @shared_task(name="billing.rpp.monthly_recompute")

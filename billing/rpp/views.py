@@ -44,6 +44,7 @@ from .models import (
     ReductionRequest,
     RppEnrolment,
     RppStatus,
+    SecurityForecast,
 )
 from .selectors import positions_for, security_accounts
 
@@ -119,6 +120,8 @@ def account(request, pk):
         Notice.objects.filter(Q(program_account=pa) | Q(bond__allocations__program_account=pa)).distinct()[:10]
     )
     requirement = position.requirement
+    forecast = SecurityForecast.objects.filter(program_account=pa).first()
+    next_review = services.next_annual_review(today)
     status = enrolment.status if enrolment else (pa.rpp_status if pa.rpp_status in RppStatus.values else "not_enrolled")
     return render(request, "rpp/account.html", {
         "pa": pa, "position": position, "requirement": requirement, "chart": chart_for(requirement),
@@ -128,6 +131,10 @@ def account(request, pk):
         "can_withdraw": status in (RppStatus.REQUESTED, RppStatus.ENROLLED, RppStatus.SUSPENDED),
         "has_pending_reduction": any(r.status == ReductionRequest.Status.PENDING for r in reductions),
         "warning_percent": int(services.warning_ratio() * 100), "enrol_form": EnrolForm(),
+        "forecast": forecast, "next_review": next_review,
+        "next_increase_due": services.increase_due_date(next_review),
+        "forecast_difference": abs(forecast.bond_amount - requirement.bond_amount) if forecast and requirement else None,
+        "suspends_when_short": services.suspends_when_short(requirement),
     })
 
 
@@ -173,33 +180,35 @@ def withdraw(request, pk):
 def recompute(request, pk):
     pa = _manage_account(request, pk)
     req = services.requirement_recompute(actor=request.user, program_account=pa)
-    messages.success(request, _("Requirement recomputed: bond / eWSA %(bond)s or cash %(cash)s.")
-                     % {"bond": format_cad(req.bond_amount), "cash": format_cad(req.cash_amount)})
+    forecast = SecurityForecast.objects.get(program_account=pa)
+    messages.success(request, _("Forecast refreshed: if the review were today, bond / eWSA %(bond)s or cash %(cash)s. "
+                                "The binding requirement stays %(current)s until the annual review.")
+                     % {"bond": format_cad(forecast.bond_amount), "cash": format_cad(forecast.cash_amount),
+                        "current": format_cad(req.bond_amount)})
     return redirect("rpp:account", pk=pa.pk)
 
 
-def _form_page(request, *, pa, form, title, intro, submit, back):
+def _form_page(request, *, pa, form, title, intro, submit, back, what_if=None):
     return render(request, "rpp/form.html", {"pa": pa, "form": form, "title": title, "intro": intro,
-                                             "submit": submit, "back": back})
+                                             "submit": submit, "back": back, "what_if": what_if})
 
 
 @login_required
 def estimate(request, pk):
     pa = _manage_account(request, pk)
     form = EstimateForm(request.POST or None)
+    what_if = None
     if request.method == "POST" and form.is_valid():
         try:
-            req = services.estimate_set(actor=request.user, program_account=pa, **form.cleaned_data)
+            what_if = services.estimate_what_if(actor=request.user, program_account=pa, **form.cleaned_data)
         except ApplicationError as exc:
             add_service_errors(form, exc)
-        else:
-            messages.success(request, _("Estimate saved: bond / eWSA %(bond)s or cash %(cash)s.")
-                             % {"bond": format_cad(req.bond_amount), "cash": format_cad(req.cash_amount)})
-            return redirect("rpp:account", pk=pa.pk)
-    return _form_page(request, pa=pa, form=form, title=_("Estimate your monthly duties and taxes"),
-                      intro=_("A new importer without billing history posts security based on its own estimate. "
-                              "A bond covers 50% of it, a cash deposit 100%, never less than the minimum."),
-                      submit=_("Save the estimate"), back=reverse("rpp:account", args=[pa.pk]))
+    return _form_page(request, pa=pa, form=form, title=_("What if? Security for a monthly estimate"),
+                      intro=_("See the security a given level of monthly duties and taxes would call for: a bond "
+                              "covers 50% of it, a cash deposit 100%, never less than the minimum. This is a what-if: "
+                              "the binding requirement changes only at enrolment, the annual review (20 October) or "
+                              "a reduction decision."),
+                      submit=_("Show the what-if"), back=reverse("rpp:account", args=[pa.pk]), what_if=what_if)
 
 
 @login_required

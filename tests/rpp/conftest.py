@@ -52,3 +52,17 @@ def rm(importer):
 @pytest.fixture
 def rm2(importer):
     return importer.program_accounts.order_by("number").last()
+
+
+def binding_from_estimate(program_account, estimate, *, as_of=None):
+    """The binding requirement set at enrolment from a new importer's estimate (the estimate form
+    itself is only a what-if)."""
+    from billing.rpp.models import SecurityRequirement
+
+    enrolment = services.enrolment_for(program_account)
+    enrolment.monthly_estimate = Decimal(estimate)
+    enrolment.save(update_fields=["monthly_estimate"])
+    (req,) = services.requirements_compute([program_account], trigger=SecurityRequirement.Trigger.ENROLMENT,
+                                           as_of=as_of)
+    services.sync_with_security([program_account], today=as_of)
+    return req

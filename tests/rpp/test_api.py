@@ -11,7 +11,7 @@ from rest_framework.test import APIClient
 
 from accounts.roles import Role
 from billing.rpp import services
-from billing.rpp.models import Bond, Notice, ReductionRequest
+from billing.rpp.models import Bond, Notice, ReductionRequest, SecurityRequirement
 from tests import factories
 from tests.rpp.conftest import WORKED_EXAMPLE, post_months
 
@@ -55,10 +55,12 @@ def test_flow_through_the_api(importer, rm, rm2):
     assert r.json()["rpp_status"] == "requested" and r.json()["history"][0]["to_status"] == "requested"
     r = api.post(f"{API}/requirements/recompute/", {"program_account": rm.pk}, format="json")
     assert r.status_code == 201, r.content
-    req = r.json()
+    req = r.json()  # the binding requirement (set at enrolment), with the refreshed forecast
+    assert req["trigger"] == "enrolment" and SecurityRequirement.objects.filter(program_account=rm).count() == 1
     assert req["bond_amount"] == "22875.00" and req["cash_amount"] == "45750.00" and req["highest_month"] == "45750.00"
     assert [m["amount"] for m in req["monthly_totals"]] == [f"{Decimal(t):.2f}" for t in WORKED_EXAMPLE]
     assert req["position"]["shortfall"] == "22875.00" and req["position"]["coverage_status"] == "shortfall"
+    assert req["forecast"]["bond_amount"] == "22875.00" and req["forecast"]["as_of"] == str(timezone.localdate())
 
     r = api.post(f"{API}/bonds/", {
         "bond_kind": "ewsa", "surety_name": "Surety", "bond_number": "API-1", "amount": "30000.00",
@@ -85,7 +87,9 @@ def test_flow_through_the_api(importer, rm, rm2):
                                       "received_date": TODAY.isoformat(), "reference": "W1"}, format="json")
     assert r.status_code == 201 and r.json()["ledger_entry"]
     r = api.post(f"{API}/requirements/estimate/", {"program_account": rm2.pk, "monthly_estimate": "8000"}, format="json")
-    assert r.status_code == 201 and r.json()["bond_amount"] == "5000.00" and r.json()["position"]["covered"]
+    # A what-if: the amounts, nothing stored (rm2 has no requirement).
+    assert r.status_code == 200 and r.json()["bond_amount"] == "5000.00" and r.json()["cash_amount"] == "8000.00"
+    assert r.json()["current_bond_amount"] is None and not SecurityRequirement.objects.filter(program_account=rm2)
     r = api.post(f"{API}/reduction-requests/", {"program_account": rm.pk, "requested_amount": "100",
                                                 "rationale": "x"}, format="json")
     assert r.status_code == 400 and "requested_amount" in r.json()

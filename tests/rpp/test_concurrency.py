@@ -10,9 +10,10 @@ from django.db import connection, connections
 from django.utils import timezone
 
 from billing.rpp import services
-from billing.rpp.models import BondAllocation, SecurityRequirement
+from billing.rpp.models import BondAllocation, SecurityForecast, SecurityRequirement
 from carm_portal.exceptions import ApplicationError
 from tests.conftest import IN_CI
+from tests.rpp.conftest import binding_from_estimate
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -68,12 +69,15 @@ def test_two_recomputations_at_once_leave_one_current_requirement(importer):
         lambda: services.requirement_recompute(actor=None, program_account=rm) for _ in range(3)
     ])
     assert not [o for o in outcomes if isinstance(o, Exception)], outcomes
-    services.estimate_set(actor=importer.bam, program_account=rm, monthly_estimate=Decimal("8000"))
+    # Only the first creates a (first) requirement; the others refresh the forecast.
+    assert SecurityRequirement.objects.filter(program_account=rm).count() == 1
+    binding_from_estimate(rm, "8000")
     outcomes = run_concurrently([
         lambda: services.requirement_recompute(actor=None, program_account=rm) for _ in range(3)
     ])
     assert not [o for o in outcomes if isinstance(o, Exception)], outcomes
     assert SecurityRequirement.objects.filter(program_account=rm, is_current=True).count() == 1
-    assert SecurityRequirement.objects.filter(program_account=rm).count() == 7
+    assert SecurityRequirement.objects.filter(program_account=rm).count() == 2  # the forecast never adds one
+    assert SecurityForecast.objects.filter(program_account=rm).count() == 1
     # Each saw the one before it: the chain of previous amounts is unbroken.
     assert SecurityRequirement.objects.filter(program_account=rm, previous_bond_amount__isnull=True).count() == 1

@@ -14,7 +14,7 @@ from billing.rpp.models import Bond, BondAllocation, RppStatus, SecurityRequirem
 from billing.rpp.selectors import positions_for
 from carm_portal.exceptions import ApplicationError
 from tests import factories
-from tests.rpp.conftest import AS_OF, WORKED_EXAMPLE, post_months
+from tests.rpp.conftest import AS_OF, WORKED_EXAMPLE, binding_from_estimate, post_months
 
 pytestmark = pytest.mark.django_db
 
@@ -105,7 +105,7 @@ def test_worked_example_bond_versus_cash_position(importer, rm, rm2, django_asse
 
 def test_only_bonds_in_force_today_count(importer, rm):
     today = timezone.localdate()
-    services.estimate_set(actor=importer.bam, program_account=rm, monthly_estimate=Decimal("8000"))
+    binding_from_estimate(rm, "8000")
     _bond(importer, [(rm, Decimal("5000"))], number="OLD", effective=today - timedelta(days=400),
           expiry=today - timedelta(days=1))
     _bond(importer, [(rm, Decimal("5000"))], number="FUTURE", effective=today + timedelta(days=1))
@@ -117,7 +117,7 @@ def test_only_bonds_in_force_today_count(importer, rm):
 
 
 def test_warning_at_80_percent(importer, rm):
-    services.estimate_set(actor=importer.bam, program_account=rm, monthly_estimate=Decimal("16000"))  # bond 8,000
+    binding_from_estimate(rm, "16000")  # bond 8,000
     _bond(importer, [(rm, Decimal("10000"))])
     pos = positions_for([rm])[rm.pk]
     assert pos.utilization == Decimal("80.0") and pos.status == "warning"

@@ -9,7 +9,7 @@ from billing.ledger import post_entry
 from billing.models import LedgerEntry
 from billing.rpp import services
 from billing.rpp.models import SecurityRequirement
-from tests.rpp.conftest import AS_OF, WORKED_EXAMPLE, post_months
+from tests.rpp.conftest import AS_OF, WORKED_EXAMPLE, binding_from_estimate, post_months
 
 pytestmark = pytest.mark.django_db
 
@@ -44,7 +44,7 @@ def test_worked_example_from_ledger_entries(rm, django_assert_max_num_queries):
 
 
 def test_new_importer_estimate_raised_to_the_minimum(rm, importer):
-    req = services.estimate_set(actor=importer.bam, program_account=rm, monthly_estimate=Decimal("8000"))
+    req = binding_from_estimate(rm, "8000")
     assert req.basis == SecurityRequirement.Basis.ESTIMATE
     assert req.base_amount == Decimal("8000.00")
     assert req.bond_amount == Decimal("5000.00")  # 4,000 raised to the minimum
@@ -54,7 +54,7 @@ def test_new_importer_estimate_raised_to_the_minimum(rm, importer):
 
 def test_minimum_is_a_setting(rm, importer, settings):
     settings.CARM = {**settings.CARM, "RPP_MINIMUM": Decimal("25000.00")}
-    req = services.estimate_set(actor=importer.bam, program_account=rm, monthly_estimate=Decimal("8000"))
+    req = binding_from_estimate(rm, "8000")
     assert req.bond_amount == Decimal("25000.00") and req.cash_amount == Decimal("25000.00")
 
 
@@ -73,11 +73,11 @@ def test_each_computation_is_kept_and_only_the_last_is_current(rm, rm2, django_a
     post_months(rm, WORKED_EXAMPLE)
     services.requirements_compute([rm], trigger=SecurityRequirement.Trigger.ON_DEMAND, as_of=AS_OF)
     # A batch for many accounts is a constant number of queries (no per-account loop in SQL).
-    with django_assert_num_queries(9):
-        services.requirements_compute([rm, rm2], trigger=SecurityRequirement.Trigger.MONTHLY, as_of=AS_OF)
+    with django_assert_num_queries(8):
+        services.requirements_compute([rm, rm2], trigger=SecurityRequirement.Trigger.ENROLMENT, as_of=AS_OF)
     assert SecurityRequirement.objects.filter(program_account=rm).count() == 2
     current = SecurityRequirement.objects.get(program_account=rm, is_current=True)
-    assert current.trigger == "monthly" and current.previous_bond_amount == Decimal("22875.00")
+    assert current.trigger == "enrolment" and current.previous_bond_amount == Decimal("22875.00")
     assert SecurityRequirement.objects.get(program_account=rm2, is_current=True).bond_amount == Decimal("5000.00")
 
 
@@ -85,7 +85,7 @@ def test_annual_review_dates_and_increase_due_on_15_january(rm, importer):
     from billing.rpp.models import Notice, RppStatus
 
     services.enrolment_set_status(actor=None, program_account=rm, status=RppStatus.REQUESTED)
-    services.estimate_set(actor=importer.bam, program_account=rm, monthly_estimate=Decimal("8000"))
+    binding_from_estimate(rm, "8000")
     post_months(rm, WORKED_EXAMPLE, as_of=date(2026, 10, 19))
     assert services.annual_review(review_date=date(2026, 10, 20)) == 1
     req = SecurityRequirement.objects.get(program_account=rm, is_current=True)

@@ -15,7 +15,7 @@ from accounts.roles import Role
 from billing.rpp import services
 from billing.rpp.models import Bond, CashDeposit, ReductionRequest
 from tests import factories
-from tests.rpp.conftest import WORKED_EXAMPLE, post_months
+from tests.rpp.conftest import WORKED_EXAMPLE, binding_from_estimate, post_months
 
 pytestmark = pytest.mark.django_db
 TODAY = timezone.localdate()
@@ -54,8 +54,12 @@ def test_importer_page_shows_requirement_chart_shortfall_and_records_a_bond(impo
 
     r = web.post(reverse("rpp:deposit-create"), {"program_account": rm2.pk, "amount": "100", "received_date": TODAY.isoformat()})
     assert r.status_code == 302 and CashDeposit.objects.get().amount == Decimal("100.00")
+    # The estimate form is a what-if: it shows the amounts and changes no requirement.
+    before = list(rm2.security_requirements.values_list("pk", flat=True))
     r = web.post(reverse("rpp:estimate", args=[rm2.pk]), {"monthly_estimate": "8000"})
-    assert r.status_code == 302
+    assert r.status_code == 200
+    assert "the requirement would be $5,000.00 of bond / eWSA, or $8,000.00 in cash" in r.content.decode()
+    assert list(rm2.security_requirements.values_list("pk", flat=True)) == before
     r = web.post(reverse("rpp:enrol", args=[rm2.pk]), {"monthly_estimate": ""})
     assert r.status_code == 302 and "requested" in web.get(r.url).content.decode().lower()
     r = web.post(reverse("rpp:recompute", args=[rm.pk]))
@@ -94,7 +98,7 @@ def test_admin_pages_and_actions(importer, rm):
 
 
 def test_gate_404_for_another_importer_and_a_broker_without_security_scope(importer, other_importer, broker, rm):
-    services.estimate_set(actor=importer.bam, program_account=rm, monthly_estimate=Decimal("8000"))
+    binding_from_estimate(rm, "8000")
     no_scope = factories.make_business(kind="broker", name="No Security Brokers", accounts=0)
     no_scope.bam = factories.add_member(no_scope, role=Role.BAM)
     factories.make_delegation(importer, no_scope, security=False)
@@ -120,12 +124,12 @@ def test_gate_404_for_another_importer_and_a_broker_without_security_scope(impor
 
 
 def test_readiness_items_replace_the_placeholders_in_constant_queries(importer, other_importer, rm, rm2, django_assert_num_queries):
-    services.estimate_set(actor=importer.bam, program_account=rm, monthly_estimate=Decimal("8000"))
+    binding_from_estimate(rm, "8000")
     cards = readiness_for([rm, rm2])
     items = {c.program_account.pk: {i.key: i for i in c.items} for c in cards}
     assert items[rm.pk]["security"].ok is False and "short $5,000.00" in items[rm.pk]["security"].detail
     assert items[rm.pk]["security"].next_url == reverse("rpp:account", args=[rm.pk])
-    assert items[rm2.pk]["security"].detail == "No requirement computed yet."
+    assert items[rm2.pk]["security"].detail == "No requirement yet: it is set at enrolment."
     assert items[rm.pk]["rpp"].ok is False and items[rm.pk]["rpp"].next_url
     services.cash_deposit_record(actor=importer.bam, program_account=rm, amount=Decimal("8000"), received_date=TODAY)
     assert {i.key: i.ok for i in readiness_for([rm])[0].items}["security"] is True
@@ -136,7 +140,7 @@ def test_readiness_items_replace_the_placeholders_in_constant_queries(importer, 
     many = list(ProgramAccount.objects.select_related("business"))
     with django_assert_num_queries(0):
         rpp_check(many, TODAY)
-    with django_assert_num_queries(1):
+    with django_assert_num_queries(2):  # positions, forecasts
         security_check(many, TODAY)
-    with django_assert_num_queries(1):
+    with django_assert_num_queries(2):
         security_check(many[:1], TODAY)
