@@ -19,6 +19,7 @@ from .models import (
     RppEnrolment,
     RppStatus,
     RppStatusChange,
+    SecurityForecast,
     SecurityRequirement,
 )
 
@@ -79,11 +80,11 @@ class RppEnrolmentAdmin(admin.ModelAdmin):
         self._move(request, queryset.filter(status=RppStatus.SUSPENDED), RppStatus.ENROLLED,
                    _("Reinstated by CBSA staff."), _("%(n)d reinstated."))
 
-    @admin.action(description=_("Recompute the requirement"))
+    @admin.action(description=_("Refresh the forecast (if the review were today)"))
     def recompute(self, request, queryset):
         _run(self, request, queryset.select_related("program_account__business"),
              lambda e: services.requirement_recompute(actor=request.user, program_account=e.program_account),
-             _("%(n)d recomputed."))
+             _("%(n)d forecasts refreshed; binding requirements unchanged."))
 
 
 @admin.register(SecurityRequirement)
@@ -94,6 +95,25 @@ class SecurityRequirementAdmin(admin.ModelAdmin):
     search_fields = ["program_account__number"]
     list_select_related = ["program_account"]
     date_hierarchy = "computed_at"
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(SecurityForecast)
+class SecurityForecastAdmin(admin.ModelAdmin):
+    """Read-only: "if the review were today" (never binding; refreshed monthly and on demand)."""
+
+    list_display = ["program_account", "as_of", "basis", "highest_month", "bond_amount", "cash_amount", "computed_at"]
+    list_filter = ["basis"]
+    search_fields = ["program_account__number"]
+    list_select_related = ["program_account"]
 
     def has_add_permission(self, request):
         return False

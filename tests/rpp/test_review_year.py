@@ -148,3 +148,12 @@ def test_readiness_keeps_the_80_percent_warning_and_shows_the_forecast(importer,
     assert item.ok is True
     assert "88.9% used (warning at 80%)" in item.detail
     assert "If the review were today: $22,875.00." in item.detail
+
+
+def test_the_forecast_is_read_only_in_the_admin(importer, rm, client):
+    post_months(rm, WORKED_EXAMPLE, as_of=AS_OF)
+    services.forecasts_compute([rm], as_of=AS_OF)
+    client.force_login(factories.make_user(is_staff=True, is_superuser=True))
+    page = client.get("/admin/rpp/securityforecast/")
+    assert page.status_code == 200 and rm.number in page.content.decode()
+    assert client.get("/admin/rpp/securityforecast/add/").status_code == 403
