@@ -12,6 +12,10 @@ Two ways in:
   not expired and not revoked, whose visibility flags include the scope, *and* the employee's
   role in the broker firm grants the right. A broker BAM/PAM acts for every client of the
   firm; other broker employees only for clients in their client groups.
+
+CBSA officers are the one exception: the right ``accounts.cbsa_officer`` (given through the
+group "CBSA officers"; active superusers hold every right) lets a user work CBSA's side over
+every account. ``is_staff`` only opens the Django admin: it reaches no tenant data here.
 """
 
 from __future__ import annotations
@@ -35,7 +39,76 @@ __all__ = [
     "delegations_in_force",
     "managed_businesses",
     "active_memberships",
+    "OFFICER_PERMISSION",
+    "OFFICER_GROUP",
+    "is_cbsa_officer",
+    "cbsa_officers",
+    "grant_cbsa_officer",
+    "require_cbsa_officer",
+    "program_accounts_or_all_for_officer",
+    "cbsa_officer_required",
+    "GatePermission",
 ]
+
+# The one definition of "is this user a CBSA officer" (architecture decision 12).
+OFFICER_PERMISSION = "accounts.cbsa_officer"
+OFFICER_GROUP = "CBSA officers"
+_OFFICER_APP, _OFFICER_CODENAME = OFFICER_PERMISSION.split(".")
+
+
+def is_cbsa_officer(user) -> bool:
+    """An active user holding the officer right (directly, through a group, or as a superuser)."""
+    return bool(
+        user is not None and user.is_authenticated and user.is_active and user.has_perm(OFFICER_PERMISSION)
+    )
+
+
+def require_cbsa_officer(user) -> None:
+    """404 (never 403) for anyone but a CBSA officer."""
+    if not is_cbsa_officer(user):
+        raise Http404
+
+
+def cbsa_officer_required(view):
+    """Page decorator: the login page for a visitor, 404 for a signed-in user who is no officer."""
+    from functools import wraps
+
+    from django.contrib.auth.decorators import login_required
+
+    @wraps(view)
+    def wrapper(request, *args, **kwargs):
+        require_cbsa_officer(request.user)
+        return view(request, *args, **kwargs)
+
+    return login_required(wrapper)
+
+
+def cbsa_officers() -> QuerySet[User]:
+    """Every active user holding the officer right (for "assign to an officer" choices)."""
+    perm = {"permissions__codename": _OFFICER_CODENAME, "permissions__content_type__app_label": _OFFICER_APP}
+    holders = User.objects.filter(
+        Q(is_superuser=True)
+        | Q(**{f"groups__{k}": v for k, v in perm.items()})
+        | Q(**{f"user_{k}": v for k, v in perm.items()})
+    )
+    return User.objects.filter(is_active=True, id__in=holders.values("id"))
+
+
+def grant_cbsa_officer(user: User) -> None:
+    """Put ``user`` in the "CBSA officers" group (created with its right if missing). Idempotent."""
+    from django.contrib.auth.models import Group, Permission
+    from django.contrib.contenttypes.models import ContentType
+
+    group, _created = Group.objects.get_or_create(name=OFFICER_GROUP)
+    permission, _created = Permission.objects.get_or_create(
+        codename=_OFFICER_CODENAME,
+        content_type=ContentType.objects.get_for_model(User),
+        defaults={"name": "Works CBSA's side of the portal (every account)"},
+    )
+    group.permissions.add(permission)
+    user.groups.add(group)
+    for cache in ("_perm_cache", "_group_perm_cache", "_user_perm_cache"):
+        user.__dict__.pop(cache, None)
 
 
 def active_memberships(user: User) -> QuerySet[Membership]:
@@ -92,6 +165,13 @@ def program_accounts_for(user: User, scope: Scope, *, on: date | None = None) ->
     )
 
 
+def program_accounts_or_all_for_officer(user: User, scope: Scope) -> QuerySet[ProgramAccount]:
+    """The gate, except that a CBSA officer reaches every program account (CBSA-side work)."""
+    if is_cbsa_officer(user):
+        return ProgramAccount.objects.all()
+    return program_accounts_for(user, scope)
+
+
 def businesses_for(user: User, scope: Scope = Scope.ACCOUNT, *, on: date | None = None) -> QuerySet[Business]:
     """Importer businesses the user may act for: its own, and its broker firm's clients."""
     if not user.is_authenticated:
@@ -141,3 +221,32 @@ def can_manage_account(user: User, right: Right, program_account: ProgramAccount
         .filter(Q(program_account__isnull=True) | Q(program_account=program_account))
         .exists()
     )
+
+
+class GatePermission:
+    """The one permission every API view uses (``REST_FRAMEWORK["DEFAULT_PERMISSION_CLASSES"]``).
+
+    - a signed-in, active user, or DRF's 401/403 for a visitor;
+    - ``officer_only = True`` on a view: CBSA officers only, 404 for everyone else;
+    - ``gate_scope = Scope.X`` on a view: 404 unless the gate gives the user at least one RM
+      account for that scope (reference lookups a broker without the scope must not reach).
+
+    Objects are filtered by the view's gated ``get_queryset`` (never by a per-object check), so
+    anything outside the gate is simply not found: 404, never 403.
+    """
+
+    def has_permission(self, request, view) -> bool:
+        from rest_framework.exceptions import NotFound
+
+        user = request.user
+        if not (user and user.is_authenticated and user.is_active):
+            return False
+        if getattr(view, "officer_only", False) and not is_cbsa_officer(user):
+            raise NotFound
+        scope = getattr(view, "gate_scope", None)
+        if scope is not None and not program_accounts_for(user, scope).exists():
+            raise NotFound
+        return True
+
+    def has_object_permission(self, request, view, obj) -> bool:
+        return True

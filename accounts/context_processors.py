@@ -1,6 +1,6 @@
 from django.utils.functional import SimpleLazyObject
 
-from .access import businesses_for
+from .access import businesses_for, is_cbsa_officer
 from .acting import get_acting_for
 
 
@@ -21,4 +21,5 @@ def acting_for(request):
         "acting_for": SimpleLazyObject(lambda: get_acting_for(request)),
         "account_choices": SimpleLazyObject(choices),
         "switcher_ready": True,
+        "is_cbsa_officer": SimpleLazyObject(lambda: is_cbsa_officer(request.user)),
     }

@@ -9,6 +9,7 @@ from dataclasses import dataclass
 
 from django.utils import timezone
 
+from .access import grant_cbsa_officer
 from .models import Business, Delegation, Membership, ProgramAccount, User
 from .roles import Role
 
@@ -82,6 +83,7 @@ def seed(password: str) -> DemoContext:
     other_user = _user("other@example.com", password, "Oliver", "Singh")
     broker_user = _user("broker@example.com", password, "Bruno", "Lefebvre")
     admin = _user("admin@example.com", password, "Ada", "Admin", is_staff=True, is_superuser=True)
+    grant_cbsa_officer(admin)  # a superuser holds every right; the group shows the role in the admin
     _member(importer_user, importer, Role.BAM)
     _member(other_user, other, Role.BAM)
     _member(broker_user, broker, Role.BAM)

@@ -3,6 +3,7 @@ from __future__ import annotations
 from django import forms
 from django.utils.translation import gettext_lazy as _
 
+from accounts.access import cbsa_officers
 from accounts.models import User
 
 from .models import Appeal
@@ -65,4 +66,4 @@ class ReviewForm(forms.Form):
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
-        self.fields["officer"].queryset = User.objects.filter(is_staff=True, is_active=True).order_by("email")
+        self.fields["officer"].queryset = cbsa_officers().order_by("email")

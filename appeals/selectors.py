@@ -1,6 +1,6 @@
 """Reads for appeals: every user-facing queryset starts from the access gate.
 
-``Scope.APPEALS`` to see, ``Scope.FILE_APPEALS`` to file. CBSA staff (``is_staff``) work the
+``Scope.APPEALS`` to see, ``Scope.FILE_APPEALS`` to file. CBSA officers (``accounts.access``) work the
 review queue over every appeal; anything else outside the gate answers 404.
 """
 
@@ -9,7 +9,7 @@ from __future__ import annotations
 from django.db.models import QuerySet
 from django.http import Http404
 
-from accounts.access import program_accounts_for
+from accounts.access import is_cbsa_officer, program_accounts_for
 from accounts.models import User
 from accounts.roles import Scope
 
@@ -17,7 +17,7 @@ from .models import Appeal, ExtensionApplication, Penalty, StatementOfAdjustment
 
 
 def is_cbsa(user: User) -> bool:
-    return bool(user.is_authenticated and user.is_active and user.is_staff)
+    return is_cbsa_officer(user)
 
 
 def appeals_for(user: User, scope: Scope = Scope.APPEALS) -> QuerySet[Appeal]:

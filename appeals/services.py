@@ -35,7 +35,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from accounts import audit
-from accounts.access import program_accounts_for
+from accounts.access import is_cbsa_officer, program_accounts_for, require_cbsa_officer
 from accounts.models import ProgramAccount, User
 from accounts.roles import Scope
 from billing import interest as interest_engine
@@ -71,8 +71,7 @@ def _gate(actor: User, scope: Scope, program_account_id: int) -> None:
 
 
 def _require_cbsa(actor: User) -> None:
-    if not (actor.is_authenticated and actor.is_active and actor.is_staff):
-        raise Http404
+    require_cbsa_officer(actor)
 
 
 def _lock(appeal: Appeal) -> Appeal:
@@ -255,7 +254,8 @@ def _check_paid_or_secured(appeal: Appeal, statements: Sequence[StatementOfAdjus
     # Only the duties and interest on the goods under appeal count, never the whole account
     # (``appeals.paid_or_secured``): this cycle's other charges not yet due never block filing.
     position = paid_or_secured.position_for(appeal.program_account, statements, today,
-                                            decision_date=appeal.decision_date)
+                                            decision_date=appeal.decision_date,
+                                            extended=appeal.extension_id is not None)
     if position.ok:
         return
     message = paid_or_secured.refusal_message(position, appeal.program_account)
@@ -406,8 +406,8 @@ def appeal_acknowledge(*, actor: User, appeal: Appeal, note: str = "") -> Appeal
 @transaction.atomic
 def appeal_assign(*, actor: User, appeal: Appeal, officer: User, note: str = "") -> Appeal:
     _require_cbsa(actor)
-    if not (officer.is_active and officer.is_staff):
-        raise ApplicationError(_("Assign the file to a CBSA officer (a staff user)."),
+    if not is_cbsa_officer(officer):
+        raise ApplicationError(_("Assign the file to a CBSA officer."),
                                field_errors={"officer": [_("Not a CBSA officer.")]})
     return _move(_lock(appeal), to=S.ASSIGNED, allowed_from=(S.ACKNOWLEDGED, S.ASSIGNED, S.INFO_REQUESTED),
                  actor=actor, note=note or _("Assigned to %(name)s") % {"name": officer.get_full_name() or officer.email},

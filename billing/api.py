@@ -14,7 +14,6 @@ from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema
 from rest_framework import mixins, status, viewsets
 from rest_framework.decorators import action
-from rest_framework.permissions import IsAdminUser
 from rest_framework.response import Response
 
 from accounts.roles import Scope
@@ -164,10 +163,10 @@ class PaymentViewSet(_GatedMixin, mixins.CreateModelMixin, viewsets.ReadOnlyMode
 
 
 class BillingRunViewSet(viewsets.ReadOnlyModelViewSet):
-    """Billing runs (staff only): progress, start a run for a period, retry failed chunks."""
+    """Billing runs (CBSA officers only): progress, start a run for a period, retry failed chunks."""
 
     serializer_class = BillingRunSerializer
-    permission_classes = [IsAdminUser]
+    officer_only = True
     queryset = BillingRun.objects.select_related("started_by").order_by("-period_end", "-run_number")
 
     @extend_schema(request=BillingRunStartSerializer, responses={201: BillingRunSerializer})

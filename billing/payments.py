@@ -18,7 +18,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from accounts import audit
-from accounts.access import program_accounts_for
+from accounts.access import program_accounts_or_all_for_officer
 from accounts.models import ProgramAccount, User
 from accounts.roles import Scope
 from carm_portal import calendar, outbox
@@ -31,10 +31,8 @@ from .models import LedgerEntry, Payment
 
 
 def accounts_for(user: User, scope: Scope) -> QuerySet[ProgramAccount]:
-    """The gate, plus staff (CBSA/ops) who may act on every account."""
-    if user.is_authenticated and user.is_active and user.is_staff:
-        return ProgramAccount.objects.all()
-    return program_accounts_for(user, scope)
+    """The gate, plus CBSA officers who may act on every account."""
+    return program_accounts_or_all_for_officer(user, scope)
 
 
 def card_cap() -> Decimal:

@@ -18,7 +18,7 @@ from django.http import Http404
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
-from accounts.access import program_accounts_for
+from accounts.access import is_cbsa_officer, program_accounts_for
 from accounts.models import Business, ProgramAccount, User
 from accounts.roles import Scope
 from carm_portal import calendar
@@ -312,7 +312,7 @@ def balance_overview(user: User, business: Business | None, *, today: date | Non
 # --- Staff ----------------------------------------------------------------------------------------
 
 def billing_runs(user: User, *, limit: int = 24) -> QuerySet[BillingRun]:
-    """Billing runs for the operations page (staff only: everyone else sees nothing)."""
-    if not (user.is_authenticated and user.is_staff):
+    """Billing runs for the operations page (CBSA officers only: everyone else sees nothing)."""
+    if not is_cbsa_officer(user):
         return BillingRun.objects.none()
     return BillingRun.objects.select_related("started_by").order_by("-period_end", "-run_number")[:limit]

@@ -20,6 +20,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_POST
 
+from accounts.access import require_cbsa_officer
 from accounts.acting import get_acting_for
 from accounts.forms import add_service_errors
 from accounts.roles import Scope
@@ -247,8 +248,7 @@ def cad_pdf(request, pk: int):
 # --- Operations (staff) ---------------------------------------------------------------------------------
 
 def _staff_only(request) -> None:
-    if not request.user.is_staff:
-        raise Http404
+    require_cbsa_officer(request.user)
 
 
 def _run_json(run: BillingRun) -> dict:

@@ -209,7 +209,8 @@ REST_FRAMEWORK = {
         # Tokens expire after API_TOKEN_TTL and die with a password change (accounts/tokens.py).
         "accounts.tokens.ExpiringTokenAuthentication",
     ],
-    "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
+    # The one API permission: signed in, plus the view's officer_only / gate_scope (accounts.access).
+    "DEFAULT_PERMISSION_CLASSES": ["accounts.access.GatePermission"],
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.PageNumberPagination",
     "PAGE_SIZE": 50,

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import django_filters
 from django.db.models import Prefetch, Q
-from django.http import Http404
 from django.utils.translation import gettext_lazy as _
 from drf_spectacular.utils import (
     OpenApiResponse,
@@ -56,12 +55,6 @@ _FIELD_ERRORS = OpenApiResponse(description=_("Invalid: {\"detail\": ..., \"<fie
                                               "are keyed like \"lines.0.classification\". Nothing is stored."))
 _NOT_FOUND = OpenApiResponse(description=_("Not found, or outside what you may act on."))
 _CONFLICT = OpenApiResponse(description=_("This Idempotency-Key was used for a different request."))
-
-
-def _require_declarations(user) -> None:
-    """404 for a user with no RM account in the declarations scopes (e.g. a broker without them)."""
-    if not program_accounts_for(user, Scope.DECLARATIONS).exists():
-        raise Http404
 
 
 # --- Filters -----------------------------------------------------------------------------------------
@@ -172,10 +165,7 @@ class CadViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.Gene
     filterset_class = CadFilter
     http_method_names = ["get", "post", "patch", "head", "options"]
     parser_classes = [JSONParser, MultiPartParser, FormParser]
-
-    def initial(self, request, *args, **kwargs):
-        super().initial(request, *args, **kwargs)
-        _require_declarations(request.user)
+    gate_scope = Scope.DECLARATIONS  # 404 for a user with no RM account in the declarations scopes
 
     def get_queryset(self):
         qs = selectors.cads_for(self.request.user, Scope.DECLARATIONS)
@@ -280,9 +270,7 @@ def _with_details(qs):
 # --- Reference lookups -----------------------------------------------------------------------------
 
 class _DeclarationsOnly:
-    def initial(self, request, *args, **kwargs):
-        super().initial(request, *args, **kwargs)
-        _require_declarations(request.user)
+    gate_scope = Scope.DECLARATIONS  # accounts.access.GatePermission: 404 without the declarations scopes
 
 
 @extend_schema_view(

@@ -27,7 +27,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from accounts import audit
-from accounts.access import delegations_in_force, program_accounts_for
+from accounts.access import delegations_in_force, program_accounts_for, require_cbsa_officer
 from accounts.models import Business, Membership, ProgramAccount, User
 from accounts.roles import Scope
 from billing import interest, ledger
@@ -82,9 +82,8 @@ def _gate(actor: User, scope: Scope, program_account_id: int) -> None:
 
 
 def _require_cbsa(actor: User) -> None:
-    """CBSA-side decisions (accept, reject, review) are for staff users only; others get 404."""
-    if not (actor.is_authenticated and actor.is_active and actor.is_staff):
-        raise Http404
+    """CBSA-side decisions (accept, reject, review) are for CBSA officers only; others get 404."""
+    require_cbsa_officer(actor)
 
 
 def _lock(cad: CAD) -> CAD:

@@ -28,6 +28,16 @@ def make_user(email: str | None = None, **extra) -> User:
     return User.objects.create_user(email=email, password=PASSWORD, **extra)
 
 
+def make_officer(email: str | None = None, **extra) -> User:
+    """A CBSA officer: the officer right (group "CBSA officers") and, like CBSA staff, admin access."""
+    from accounts.access import grant_cbsa_officer
+
+    extra.setdefault("is_staff", True)
+    user = make_user(email, **extra)
+    grant_cbsa_officer(user)
+    return user
+
+
 def make_business(*, kind=Business.Kind.IMPORTER, name: str | None = None, bn9: str | None = None,
                   accounts: int = 1, **extra) -> Business:
     bn9 = bn9 or make_bn9()

@@ -38,7 +38,7 @@ from django.utils.translation import gettext as _
 
 from accounts import audit
 from accounts import services as accounts_services
-from accounts.access import program_accounts_for
+from accounts.access import program_accounts_for, require_cbsa_officer
 from accounts.models import Business, Membership, ProgramAccount, User
 from accounts.roles import Right, Scope, roles_with
 from billing import ledger
@@ -364,8 +364,7 @@ def refund_request(
 
 
 def _require_staff(actor: User) -> None:
-    if not (actor.is_authenticated and actor.is_active and actor.is_staff):
-        raise Http404
+    require_cbsa_officer(actor)
 
 
 def _locked_refund(refund: Refund) -> Refund:

@@ -14,7 +14,7 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
-from accounts.access import program_accounts_for
+from accounts.access import program_accounts_for, require_cbsa_officer
 from accounts.acting import get_acting_for
 from accounts.forms import add_service_errors
 from accounts.roles import Scope
@@ -170,8 +170,7 @@ def preference(request):
 # --- Staff: refund queue -------------------------------------------------------------------------
 
 def _staff_or_404(request):
-    if not (request.user.is_active and request.user.is_staff):
-        raise Http404
+    require_cbsa_officer(request.user)
 
 
 @login_required

@@ -676,7 +676,10 @@ def reduction_request(
 def reduction_decide(
     *, actor: User, reduction: ReductionRequest, approve: bool, approved_amount: Decimal | None = None, note: str = "",
 ) -> ReductionRequest:
-    """Staff: approve (at ``approved_amount``, default the requested amount) or reject."""
+    """CBSA officer: approve (at ``approved_amount``, default the requested amount) or reject."""
+    from accounts.access import require_cbsa_officer
+
+    require_cbsa_officer(actor)
     rr = ReductionRequest.objects.select_for_update().select_related("program_account__business").get(pk=reduction.pk)
     if rr.status != ReductionRequest.Status.PENDING:
         raise ApplicationError(_("This request was already decided."))

@@ -9,7 +9,6 @@ from __future__ import annotations
 from decimal import Decimal
 
 from django.contrib import messages
-from django.contrib.admin.views.decorators import staff_member_required
 from django.contrib.auth.decorators import login_required
 from django.db.models import Q
 from django.http import Http404
@@ -20,7 +19,7 @@ from django.utils.formats import date_format
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
-from accounts.access import get_program_account_or_404
+from accounts.access import cbsa_officer_required, get_program_account_or_404
 from accounts.acting import get_acting_for
 from accounts.forms import add_service_errors
 from accounts.models import ProgramAccount
@@ -280,7 +279,7 @@ def deposit_create(request):
 
 # --- Staff: reduction reviews -------------------------------------------------------------------
 
-@staff_member_required
+@cbsa_officer_required
 def staff_reductions(request):
     pending = ReductionRequest.objects.filter(status=ReductionRequest.Status.PENDING).select_related(
         "program_account__business", "requirement", "requested_by"
@@ -288,7 +287,7 @@ def staff_reductions(request):
     return render(request, "rpp/staff_reductions.html", {"pending": pending})
 
 
-@staff_member_required
+@cbsa_officer_required
 def staff_reduction_decide(request, pk):
     rr = get_object_or_404(ReductionRequest.objects.select_related("program_account__business", "requirement"), pk=pk)
     form = ReductionDecisionForm(request.POST or None)

@@ -33,7 +33,7 @@ def account(importer) -> ProgramAccount:
 
 @pytest.fixture
 def cbsa(db):
-    return factories.make_user(email="officer@cbsa.example.com", is_staff=True, first_name="Olivia", last_name="Officer")
+    return factories.make_officer(email="officer@cbsa.example.com", first_name="Olivia", last_name="Officer")
 
 
 def make_cad(account, *, dt_total=Decimal("1000.00"), release=date(2025, 2, 3)) -> CAD:

@@ -82,7 +82,7 @@ def test_gate_reader_other_importer_and_broker_scopes(importer, other_importer, 
     delegation.scope_financial = True
     delegation.save()
     assert pay(broker_user, account, reference="B-1").recorded_by == broker_user
-    staff = factories.make_user(is_staff=True)
+    staff = factories.make_officer()
     assert pay(staff, account, reference="S-1").amount == Decimal("100.00")
 
 

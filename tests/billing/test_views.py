@@ -356,7 +356,7 @@ def test_payment_form_shows_field_errors(client, importer, account):
 
 @pytest.fixture
 def staff(db):
-    return factories.make_user(is_staff=True)
+    return factories.make_officer()
 
 
 @pytest.fixture

@@ -73,7 +73,7 @@ def account(importer) -> ProgramAccount:
 
 @pytest.fixture
 def cbsa(db):
-    return factories.make_user(is_staff=True)
+    return factories.make_officer()
 
 
 def header(**overrides):

@@ -106,7 +106,7 @@ def test_manual_apply_is_gated(importer, other_importer, broker, rm, rm2):
 
 @pytest.fixture
 def cbsa(db):
-    return factories.make_user(is_staff=True)
+    return factories.make_officer()
 
 
 def test_no_refund_while_a_debt_remains(importer, rm):

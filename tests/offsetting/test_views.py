@@ -95,7 +95,7 @@ def test_gate_404s(client, importer, other_importer, broker, rm):
 def test_staff_refund_queue(client, importer, rm):
     post(rm, K.PAYMENT, "-1500.00", SEP)
     refund = services.refund_request(actor=importer.bam, program_account=rm)
-    staff = factories.make_user(is_staff=True)
+    staff = factories.make_officer()
     client.force_login(staff)
     page = client.get(reverse("offsetting:staff-refunds"))
     assert page.status_code == 200 and importer.legal_name in page.content.decode()

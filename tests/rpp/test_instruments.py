@@ -165,7 +165,7 @@ def test_reduction_review(importer, rm):
                                     rationale="One-off shipment in the highest month")
     with pytest.raises(ApplicationError):  # one pending at a time
         services.reduction_request(actor=importer.bam, program_account=rm, requested_amount=Decimal("15000"), rationale="again")
-    staff = factories.make_user(is_staff=True)
+    staff = factories.make_officer()
     services.reduction_decide(actor=staff, reduction=rr, approve=True, approved_amount=Decimal("18000"), note="OK")
     req = SecurityRequirement.objects.get(program_account=rm, is_current=True)
     assert req.basis == "reduction" and req.bond_amount == Decimal("18000.00") and req.cash_amount == Decimal("36000.00")
