@@ -226,10 +226,15 @@ def _with_entries(qs: QuerySet[Allocation]) -> QuerySet[Allocation]:
 
 
 def allocations_visible(account_ids) -> QuerySet[Allocation]:
-    """Allocations whose credit or debt is on one of the accounts (a gated id queryset)."""
+    """Allocations whose credit *and* debt are both on the accounts (a gated id queryset).
+
+    An allocation shows both of its entries (reference, description, amount), so it is shown only
+    to a reader who may see both sides: a PAM or broker limited to one RM never sees another RM's
+    entry through an offset that crossed RMs (``auto_business``).
+    """
     return _with_entries(
         Allocation.objects.filter(
-            Q(credit__program_account_id__in=account_ids) | Q(debt__program_account_id__in=account_ids)
+            credit__program_account_id__in=account_ids, debt__program_account_id__in=account_ids
         )
     ).order_by("-applied_on", "-id")
 

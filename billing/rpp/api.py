@@ -11,6 +11,7 @@ from __future__ import annotations
 import django_filters
 from django import forms
 from django.db.models import Prefetch
+from django.shortcuts import get_object_or_404
 from django.utils.translation import gettext_lazy as _
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema, extend_schema_field, extend_schema_view
@@ -322,5 +323,8 @@ class NoticeViewSet(viewsets.ReadOnlyModelViewSet):
 
     @action(detail=True, methods=["post"])
     def read(self, request, pk=None):
-        notice = services.notice_mark_read(notice=self.get_object())
+        # A write: only on notices of accounts whose security the user may manage (not a Reader).
+        notice = self.get_object()
+        notice = get_object_or_404(notices_for(request.user, manage=True), pk=notice.pk)
+        notice = services.notice_mark_read(notice=notice)
         return Response(SecurityNoticeSerializer(notice).data)

@@ -216,10 +216,17 @@ def reductions_for(user: User) -> QuerySet[ReductionRequest]:
     )
 
 
-def notices_for(user: User) -> QuerySet[Notice]:
-    """Notices on an RM account the user may see, and bond notices of its importers."""
-    visible = security_accounts(user)
+def notices_for(user: User, *, manage: bool = False) -> QuerySet[Notice]:
+    """Notices on an RM account the user may see (or act on, with ``manage``); a bond's notices
+    only where the bond covers such an account (or covers none yet); business-wide notices of its
+    importers."""
+    visible = security_accounts(user, manage=manage)
+    bonds = Bond.objects.filter(
+        Q(allocations__program_account__in=visible.values("id"))
+        | Q(business_id__in=visible.values("business_id"), allocations__isnull=True)
+    )
     return Notice.objects.filter(
         Q(program_account__in=visible.values("id"))
-        | Q(program_account__isnull=True, business_id__in=visible.values("business_id"))
+        | Q(program_account__isnull=True, bond__isnull=False, bond__in=bonds.values("id"))
+        | Q(program_account__isnull=True, bond__isnull=True, business_id__in=visible.values("business_id"))
     ).select_related("program_account", "bond")
