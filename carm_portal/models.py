@@ -80,3 +80,19 @@ class IdempotentRequest(models.Model):
 
     def __str__(self) -> str:
         return f"{self.key} {self.endpoint}"
+
+
+class JobProgress(models.Model):
+    """The state of a background job a user waits for (a CSV import): kept in the database so the
+    status page works with the cache (Redis) down; the cache holds the live copy when it is up."""
+
+    key = models.CharField(_("key"), max_length=200, unique=True)
+    state = models.JSONField(_("state"), default=dict)
+    updated_at = models.DateTimeField(_("updated at"), auto_now=True)
+
+    class Meta:
+        verbose_name = _("job progress")
+        verbose_name_plural = _("job progress")
+
+    def __str__(self) -> str:
+        return self.key

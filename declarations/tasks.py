@@ -1,12 +1,17 @@
-"""Background work for CADs: a big CSV upload imported by a worker, its progress in the cache."""
+"""Background work for CADs: a big CSV upload imported by a worker (sent through the outbox), its
+progress in the database (``carm_portal.models.JobProgress``, durable: the page works with Redis
+down) and, live while the import runs, in the cache when it is up."""
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 from celery import shared_task
 from django.core.cache import cache
 from django.utils.translation import gettext as _
+
+logger = logging.getLogger(__name__)
 
 PROGRESS_TTL = 24 * 3600
 MAX_LINKED_CADS = 100
@@ -17,12 +22,28 @@ def progress_key(upload_id: str) -> str:
 
 
 def read_progress(upload_id: str) -> dict[str, Any] | None:
-    return cache.get(progress_key(upload_id))
+    from carm_portal.models import JobProgress
+
+    key = progress_key(upload_id)
+    try:
+        state = cache.get(key)
+    except Exception:  # the cache (Redis) is down: the database has it
+        state = None
+    if state is None:
+        state = JobProgress.objects.filter(key=key).values_list("state", flat=True).first()
+    return state
 
 
 def write_progress(upload_id: str, **values: Any) -> dict[str, Any]:
-    state = {**(cache.get(progress_key(upload_id)) or {}), **values}
-    cache.set(progress_key(upload_id), state, PROGRESS_TTL)
+    from carm_portal.models import JobProgress
+
+    key = progress_key(upload_id)
+    state = {**(read_progress(upload_id) or {}), **values}
+    try:
+        cache.set(key, state, PROGRESS_TTL)
+    except Exception as exc:
+        logger.warning("CSV upload %s: progress not cached (%s)", upload_id, exc)
+    JobProgress.objects.update_or_create(key=key, defaults={"state": state})
     return state
 
 

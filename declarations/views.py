@@ -28,6 +28,7 @@ from accounts.access import can, program_accounts_for
 from accounts.acting import get_acting_for
 from accounts.models import ProgramAccount
 from accounts.roles import Scope
+from carm_portal import outbox
 from carm_portal.conf import carm
 from carm_portal.exceptions import ApplicationError
 
@@ -402,7 +403,9 @@ def cad_upload(request):
             tasks.write_progress(upload_id, user=request.user.pk, state="queued", done=0, total=lines,
                                  file_name=upload.name)
             if lines > _async_upload_lines():
-                tasks.import_cads_csv_task.delay(upload_id, request.user.pk, account.pk, text)
+                # Recorded, then sent: with the broker down the page says "queued" and the sweeper sends it later.
+                outbox.enqueue(tasks.import_cads_csv_task.name, upload_id, request.user.pk, account.pk, text,
+                               key=f"csv-upload:{upload_id}")
             else:
                 tasks.run_import(upload_id, actor=request.user, program_account=account, text=text)
             return redirect("cad_upload_status", upload_id=upload_id)

@@ -335,12 +335,15 @@ def test_upload_with_errors_lists_every_error_and_imports_nothing(client, import
     assert CAD.objects.count() == 0
 
 
-def test_big_upload_runs_as_a_task_with_progress(client, importer, account, tariff, settings):
+def test_big_upload_runs_as_a_task_with_progress(client, importer, account, tariff, settings,
+                                                 django_capture_on_commit_callbacks):
     settings.CARM = {**settings.CARM, "CAD_UPLOAD_ASYNC_LINES": 10}
     login(client, importer.bam)
-    response = upload(client, account, csv_rows(10, 3))
-    assert "Imported 10 CADs with 30 lines." in response.content.decode()
-    upload_id = response.redirect_chain[-1][0].rstrip("/").split("/")[-1]
+    with django_capture_on_commit_callbacks(execute=True):  # the outbox sends the task after the commit
+        response = upload(client, account, csv_rows(10, 3))
+    status_url = response.redirect_chain[-1][0]
+    upload_id = status_url.rstrip("/").split("/")[-1]
+    assert "Imported 10 CADs with 30 lines." in client.get(status_url).content.decode()  # once the task ran
     progress = client.get(reverse("cad_upload_progress", args=[upload_id])).json()
     assert progress == {"state": "done", "done": 30, "total": 30, "errors": 0, "cads": 10, "finished": True}
     # Somebody else's upload id is not found.
