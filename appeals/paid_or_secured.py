@@ -62,7 +62,7 @@ class PaidOrSecured:
     rpp_secured: Decimal  # not yet due, covered by the RM's posted RPP security
     to_pay: Decimal  # what must still be paid before filing
     overdue: Decimal  # the part of ``to_pay`` already past its payment due date
-    deadline: date  # the last day to file (the appeal deadline)
+    deadline: date | None  # the last day to file (the appeal deadline); None once an extension is granted
     transactions: list[str] = field(default_factory=list)
 
     @property
@@ -93,11 +93,12 @@ def _rpp_posted(program_account: ProgramAccount, today: date) -> Decimal:
 
 
 def position_for(program_account: ProgramAccount, statements: Sequence, today: date,
-                 *, decision_date: date | None = None) -> PaidOrSecured:
-    """What must still be paid to file a s.60 request on ``statements`` (SoAs of ``program_account``)."""
+                 *, decision_date: date | None = None, extended: bool = False) -> PaidOrSecured:
+    """What must still be paid to file a s.60 request on ``statements`` (SoAs of ``program_account``);
+    ``extended``: a s.60.1 extension was granted, so the 90-day deadline no longer applies."""
     statements = list(statements)
     decided = decision_date or min(s.decision_date for s in statements)
-    deadline = deadlines.appeal_deadline(decided)
+    deadline = None if extended else deadlines.appeal_deadline(decided)
     cad_numbers = {s.cad_id: s.cad.transaction_number for s in statements}
     secured_cads = {s.cad_id for s in statements if s.secured}
     open_numbers = sorted({n for cad_id, n in cad_numbers.items() if cad_id not in secured_cads})
@@ -147,12 +148,20 @@ def position_for(program_account: ProgramAccount, statements: Sequence, today: d
 
 def refusal_message(position: PaidOrSecured, program_account: ProgramAccount) -> str:
     """Why filing is refused: what to pay, on which CADs, and by when."""
-    message = _(
-        "A request for re-determination can only be filed once the duties and interest on the goods under "
-        "appeal are paid or secured (Customs Act s. 60). To file, pay %(amount)s on CAD %(cads)s (account "
-        "%(rm)s) by %(deadline)s, the last day to file, or ask CBSA to record security for these amounts."
-    ) % {"amount": format_cad(position.to_pay), "cads": ", ".join(position.transactions),
-         "rm": program_account.number, "deadline": position.deadline.isoformat()}
+    values = {"amount": format_cad(position.to_pay), "cads": ", ".join(position.transactions),
+              "rm": program_account.number, "deadline": position.deadline.isoformat() if position.deadline else ""}
+    if position.deadline is None:
+        message = _(
+            "A request for re-determination can only be filed once the duties and interest on the goods under "
+            "appeal are paid or secured (Customs Act s. 60). To file, pay %(amount)s on CAD %(cads)s (account "
+            "%(rm)s), or ask CBSA to record security for these amounts."
+        ) % values
+    else:
+        message = _(
+            "A request for re-determination can only be filed once the duties and interest on the goods under "
+            "appeal are paid or secured (Customs Act s. 60). To file, pay %(amount)s on CAD %(cads)s (account "
+            "%(rm)s) by %(deadline)s, the last day to file, or ask CBSA to record security for these amounts."
+        ) % values
     if position.overdue > ZERO and position.overdue < position.to_pay:
         message += " " + _("%(overdue)s of it is past its payment due date.") % {"overdue": format_cad(position.overdue)}
     return message
@@ -167,7 +176,8 @@ def for_appeal(appeal, today: date) -> PaidOrSecured | None:
     statements = list(appeal.statements.select_related("cad"))
     if not statements:
         return None
-    return position_for(appeal.program_account, statements, today, decision_date=appeal.decision_date)
+    return position_for(appeal.program_account, statements, today, decision_date=appeal.decision_date,
+                        extended=appeal.extension_id is not None)
 
 
 __all__ = ["GOODS_KINDS", "PaidOrSecured", "position_for", "for_appeal", "refusal_message"]

@@ -151,7 +151,8 @@ class PaidOrSecuredSerializer(serializers.Serializer):
                                       help_text="Duties and interest on the goods under appeal still to pay.")
     overdue = serializers.DecimalField(max_digits=14, decimal_places=2,
                                        help_text="The part of to_pay already past its payment due date.")
-    pay_by = serializers.DateField(source="deadline", help_text="The last day to file (the appeal deadline).")
+    pay_by = serializers.DateField(source="deadline", allow_null=True,
+                                   help_text="The last day to file (the appeal deadline); null once an extension is granted.")
     unpaid = serializers.DecimalField(max_digits=14, decimal_places=2)
     credit_applied = serializers.DecimalField(max_digits=14, decimal_places=2)
     rpp_secured = serializers.DecimalField(max_digits=14, decimal_places=2)

@@ -219,3 +219,18 @@ def test_the_api_gives_what_to_pay_and_refuses_until_paid(client, cbsa, account,
     filed = client.post(f"/api/v1/appeals/{appeal.pk}/submit/", {}, content_type="application/json")
     assert filed.status_code == 200 and filed.json()["status"] == "submitted"
     assert filed.json()["paid_or_secured"] is None
+
+
+def test_after_an_extension_the_message_has_no_past_deadline(cbsa, account, importer):
+    _cad, statement = _cad_a_paid_with_soa(cbsa, account)  # 90 days ended 2025-06-12
+    late = date(2025, 7, 2)
+    application = services.extension_request(actor=importer.bam, reasons="Hospitalised.", statement=statement,
+                                             today=late)
+    services.extension_decide(actor=cbsa, application=application, grant=True)
+    appeal = services.appeal_create(actor=importer.bam, statements=[statement], issue="classification",
+                                    grounds="g", today=late)
+    position = paid_or_secured.for_appeal(appeal, late)
+    assert (position.to_pay, position.deadline) == (D("400.00"), None)
+    with pytest.raises(ApplicationError) as exc:
+        services.appeal_submit(actor=importer.bam, appeal=appeal, today=late)
+    assert "$400.00" in exc.value.message and " by " not in exc.value.message
