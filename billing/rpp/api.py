@@ -19,6 +19,8 @@ from rest_framework import mixins, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.response import Response
 
+from carm_portal import idempotency
+
 from . import services
 from .models import (
     Bond,
@@ -244,6 +246,7 @@ class BondViewSet(mixins.CreateModelMixin, viewsets.ReadOnlyModelViewSet):
     def _one(self, pk, *, code=status.HTTP_200_OK):
         return Response(BondSerializer(self.get_queryset().get(pk=pk)).data, status=code)
 
+    @idempotency.idempotent
     def create(self, request, *args, **kwargs):
         data = BondCreateInputSerializer(data=request.data, accounts=_manageable(request))
         data.is_valid(raise_exception=True)
@@ -277,6 +280,7 @@ class DepositViewSet(mixins.CreateModelMixin, viewsets.ReadOnlyModelViewSet):
     def get_queryset(self):
         return deposits_for(self.request.user).order_by("-received_date", "-id")
 
+    @idempotency.idempotent
     def create(self, request, *args, **kwargs):
         data = DepositCreateInputSerializer(data=request.data, accounts=_manageable(request))
         data.is_valid(raise_exception=True)

@@ -111,3 +111,29 @@ def test_concurrent_requests_with_one_key_make_one_payment_and_all_get_the_repla
     assert {status for status, _ in results} == {201}, results
     assert len({json.dumps(body) for _, body in results}) == 1  # the same bytes, key order included
     assert Payment.objects.count() == 1 and IdempotentRequest.objects.count() == 1
+
+
+@pytest.mark.django_db
+def test_security_deposits_and_bonds_take_the_same_key_rules(importer, account):
+    from datetime import timedelta
+
+    from billing.rpp.models import Bond, CashDeposit
+
+    api = client_for(importer.bam)
+    today = timezone.localdate()
+    deposit = {"program_account": account.pk, "amount": "8000.00", "received_date": today.isoformat(),
+               "reference": "W-IDEM"}
+    first = api.post(f"{API}/security/deposits/", deposit, format="json", HTTP_IDEMPOTENCY_KEY="dep-1")
+    again = api.post(f"{API}/security/deposits/", deposit, format="json", HTTP_IDEMPOTENCY_KEY="dep-1")
+    assert first.status_code == again.status_code == 201, first.content
+    assert again.content == first.content and CashDeposit.objects.count() == 1
+    other = api.post(f"{API}/security/deposits/", {**deposit, "amount": "9000.00"}, format="json",
+                     HTTP_IDEMPOTENCY_KEY="dep-1")
+    assert other.status_code == 409 and CashDeposit.objects.count() == 1
+    bond = {"bond_kind": "ewsa", "surety_name": "Surety", "bond_number": "IDEM-1", "amount": "30000.00",
+            "effective_date": today.isoformat(), "expiry_date": (today + timedelta(days=365)).isoformat(),
+            "allocations": [{"program_account": account.pk, "amount": "20000.00"}]}
+    first = api.post(f"{API}/security/bonds/", bond, format="json", HTTP_IDEMPOTENCY_KEY="bond-1")
+    again = api.post(f"{API}/security/bonds/", bond, format="json", HTTP_IDEMPOTENCY_KEY="bond-1")
+    assert first.status_code == again.status_code == 201, first.content
+    assert again.content == first.content and Bond.objects.count() == 1
