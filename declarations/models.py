@@ -516,24 +516,3 @@ class TransactionNumberCounter(models.Model):
 
     def __str__(self) -> str:
         return f"{self.prefix}: {self.last_value}"
-
-
-class IdempotencyKey(models.Model):
-    """A client's Idempotency-Key: the same key from the same user gives back the same CAD."""
-
-    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+",
-                             db_index=False, verbose_name=_("user"))  # the (user, key) unique index covers it
-    key = models.CharField(_("key"), max_length=100)
-    operation = models.CharField(_("operation"), max_length=30)
-    request_hash = models.CharField(_("request fingerprint"), max_length=64)
-    cad = models.ForeignKey(CAD, on_delete=models.CASCADE, null=True, blank=True, related_name="+",
-                            verbose_name=_("CAD"))
-    created_at = models.DateTimeField(_("created"), default=timezone.now)
-
-    class Meta:
-        verbose_name = _("idempotency key")
-        verbose_name_plural = _("idempotency keys")
-        constraints = [models.UniqueConstraint(fields=["user", "key"], name="one_idempotency_key_per_user")]
-
-    def __str__(self) -> str:
-        return f"{self.user_id}:{self.key} → {self.cad_id}"
