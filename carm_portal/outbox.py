@@ -33,6 +33,7 @@ OFFSETS_TASK = "billing.offsetting.apply_offsets"
 SEND_MAIL_TASK = "carm_portal.outbox.send_mail"
 SWEEP_BATCH = 500
 BROKER_TIMEOUT = 2.0
+KEEP_DONE_DAYS = 7
 
 
 def _model():
@@ -196,7 +197,19 @@ def sweep(*, now=None) -> int:
         OutboxItem.objects.filter(status=OutboxItem.Status.PENDING, next_attempt_at__lte=now)
         .order_by("next_attempt_at", "pk").values_list("pk", flat=True)[:SWEEP_BATCH]
     )
-    return sum(1 for pk in due if dispatch(pk))
+    sent = sum(1 for pk in due if dispatch(pk))
+    _forget_old(now)
+    return sent
+
+
+def _forget_old(now) -> None:
+    """Done items and finished job states are kept a week (for the admin), then deleted."""
+    from .models import JobProgress
+
+    OutboxItem = _model()
+    week_ago = now - timedelta(days=KEEP_DONE_DAYS)
+    OutboxItem.objects.filter(status=OutboxItem.Status.DONE, done_at__lt=week_ago).delete()
+    JobProgress.objects.filter(updated_at__lt=week_ago).delete()
 
 
 def pending_count() -> int:

@@ -223,3 +223,12 @@ def cbsa_officer(db):
     if make is not None:
         return make(email="outbox-officer@cbsa.example.com")
     return factories.make_user(email="outbox-officer@cbsa.example.com", is_staff=True)
+
+
+def test_done_items_are_forgotten_after_a_week():
+    old = OutboxItem.objects.create(task="x", status=OutboxItem.Status.DONE,
+                                    done_at=timezone.now() - timedelta(days=8))
+    recent = OutboxItem.objects.create(task="x", status=OutboxItem.Status.DONE, done_at=timezone.now())
+    failed = OutboxItem.objects.create(task="x", status=OutboxItem.Status.FAILED)
+    outbox.sweep()
+    assert set(OutboxItem.objects.values_list("pk", flat=True)) == {recent.pk, failed.pk} and old.pk
