@@ -12,6 +12,7 @@ from django.utils.text import capfirst
 from django.utils.translation import gettext_lazy as _
 
 from carm_portal.exceptions import ApplicationError
+from carm_portal.validators import date_validators
 
 from .models import Business, Delegation, ProgramAccount, User
 from .roles import DELEGATION_FLAGS, Role
@@ -154,9 +155,10 @@ class _DelegationTermsForm(forms.Form):
         label=_("What the broker may see and do"), choices=SCOPE_CHOICES, required=False,
         initial=list(DELEGATION_FLAGS), widget=forms.CheckboxSelectMultiple,
     )
-    valid_from = forms.DateField(label=_("Valid from"), widget=DATE_WIDGET, initial=timezone.localdate)
+    valid_from = forms.DateField(label=_("Valid from"), widget=DATE_WIDGET, initial=timezone.localdate,
+                                 validators=date_validators(future=True))
     valid_to = forms.DateField(label=_("Valid to"), widget=DATE_WIDGET, required=False,
-                               help_text=_("Leave empty: until revoked."))
+                               help_text=_("Leave empty: until revoked."), validators=date_validators(future=True))
     note = forms.CharField(label=_("Note"), max_length=300, required=False)
 
     def scope_dict(self) -> dict[str, bool]:

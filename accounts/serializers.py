@@ -12,6 +12,8 @@ from __future__ import annotations
 from django.utils.translation import gettext_lazy as _
 from rest_framework import serializers
 
+from carm_portal.validators import date_validators
+
 from .models import Business, Delegation, Membership, ProgramAccount, User
 from .roles import DELEGATION_FLAGS
 from .validators import validate_bn9, validate_program_account_number
@@ -159,8 +161,10 @@ class _DelegationTermsInputSerializer(serializers.Serializer):
         allow_empty=False, required=False,
         help_text=_("Visibility flags to grant. Omitted: all of them."),
     )
-    valid_from = serializers.DateField(required=False, help_text=_("Omitted: today."))
-    valid_to = serializers.DateField(required=False, allow_null=True, help_text=_("Omitted or null: until revoked."))
+    valid_from = serializers.DateField(required=False, help_text=_("Omitted: today."),
+                                       validators=date_validators(future=True))
+    valid_to = serializers.DateField(required=False, allow_null=True, help_text=_("Omitted or null: until revoked."),
+                                     validators=date_validators(future=True))
     note = serializers.CharField(required=False, allow_blank=True, max_length=300, default="")
 
     def validate_scopes(self, value: list[str]) -> dict[str, bool]:

@@ -8,6 +8,8 @@ from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
+from carm_portal.validators import MAX_ID, date_validators
+
 from . import deadlines, paid_or_secured
 from .models import (
     Appeal,
@@ -67,12 +69,12 @@ class PenaltySerializer(_FilingDeadlineMixin, serializers.ModelSerializer):
 
 
 class PenaltyCreateInputSerializer(serializers.Serializer):
-    program_account = serializers.IntegerField()
+    program_account = serializers.IntegerField(min_value=1, max_value=MAX_ID)
     npa_number = serializers.CharField(max_length=30)
     contravention_code = serializers.CharField(max_length=10)
     description = serializers.CharField(max_length=200, required=False, allow_blank=True, default="")
     amount = serializers.DecimalField(max_digits=14, decimal_places=2)
-    served_on = serializers.DateField()
+    served_on = serializers.DateField(validators=date_validators(future=False))
 
 
 class StatementOfAdjustmentSerializer(_FilingDeadlineMixin, serializers.ModelSerializer):
@@ -87,9 +89,9 @@ class StatementOfAdjustmentSerializer(_FilingDeadlineMixin, serializers.ModelSer
 
 
 class StatementCreateInputSerializer(serializers.Serializer):
-    cad = serializers.IntegerField()
+    cad = serializers.IntegerField(min_value=1, max_value=MAX_ID)
     number = serializers.CharField(max_length=30)
-    decision_date = serializers.DateField()
+    decision_date = serializers.DateField(validators=date_validators(future=False))
     reason = serializers.CharField()
     new_amount = serializers.DecimalField(max_digits=14, decimal_places=2, required=False, allow_null=True)
     change = serializers.DecimalField(max_digits=14, decimal_places=2, required=False, allow_null=True)
@@ -112,7 +114,7 @@ class DocumentSerializer(serializers.ModelSerializer):
         model = AppealDocument
         fields = ["id", "original_name", "content_type", "size", "sha256", "uploaded_at", "url"]
 
-    @extend_schema_field(OpenApiTypes.URI)
+    @extend_schema_field(serializers.CharField(help_text="The download path (relative to the portal)."))
     def get_url(self, obj):
         return reverse("appeals:document", args=[obj.pk])
 
@@ -138,7 +140,7 @@ class AppealSerializer(serializers.ModelSerializer):
     def get_deadlines(self, obj):
         return DeadlineSerializer(deadlines.deadlines_for(obj, timezone.localdate()), many=True).data
 
-    @extend_schema_field(OpenApiTypes.URI)
+    @extend_schema_field(serializers.CharField(allow_null=True, help_text="The decision letter's path; null before one is produced."))
     def get_letter_url(self, obj):
         return reverse("appeals:letter", args=[obj.pk]) if obj.letter_file else None
 
@@ -178,8 +180,10 @@ class AppealDetailSerializer(AppealSerializer):
 
 
 class AppealCreateInputSerializer(serializers.Serializer):
-    penalty = serializers.IntegerField(required=False, allow_null=True, help_text="An NPA (s.129.1 appeal).")
-    statements = serializers.ListField(child=serializers.IntegerField(), required=False, default=list,
+    penalty = serializers.IntegerField(required=False, allow_null=True, help_text="An NPA (s.129.1 appeal).",
+                                       min_value=1, max_value=MAX_ID)
+    statements = serializers.ListField(child=serializers.IntegerField(min_value=1, max_value=MAX_ID), required=False,
+                                       default=list,
                                        help_text="Statements of adjustment on one issue (s.60 request).")
     issue = _choice_field(Appeal.Issue.choices, required=False, allow_blank=True, default="")
     grounds = serializers.CharField(required=False, allow_blank=True, default="")
@@ -194,7 +198,7 @@ class NoteInputSerializer(serializers.Serializer):
 
 
 class AssignInputSerializer(NoteInputSerializer):
-    officer = serializers.IntegerField(help_text="A CBSA officer (staff user) id.")
+    officer = serializers.IntegerField(help_text="A CBSA officer (staff user) id.", min_value=1, max_value=MAX_ID)
 
 
 class DecideInputSerializer(serializers.Serializer):
@@ -216,8 +220,8 @@ class ExtensionSerializer(serializers.ModelSerializer):
 
 
 class ExtensionCreateInputSerializer(serializers.Serializer):
-    penalty = serializers.IntegerField(required=False, allow_null=True)
-    statement = serializers.IntegerField(required=False, allow_null=True)
+    penalty = serializers.IntegerField(required=False, allow_null=True, min_value=1, max_value=MAX_ID)
+    statement = serializers.IntegerField(required=False, allow_null=True, min_value=1, max_value=MAX_ID)
     reasons = serializers.CharField()
 
 

@@ -9,6 +9,7 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from accounts.models import ProgramAccount
+from carm_portal.validators import date_validators
 
 from .models import LedgerEntry, Payment
 
@@ -72,7 +73,7 @@ class PaymentForm(forms.Form):
     reference = forms.CharField(max_length=40, label=_("Reference"),
                                 help_text=_("The bank, card or cheque reference. Each reference is used once."))
     amount = forms.DecimalField(max_digits=14, decimal_places=2, min_value=Decimal("0.01"), label=_("Amount (CAD)"))
-    received_on = forms.DateField(label=_("Received on"), widget=DateInput())
+    received_on = forms.DateField(label=_("Received on"), widget=DateInput(), validators=date_validators(future=False))
 
     # The service's field names, when they differ from the form's.
     service_field_map = {"account": "program_account", "program_account_id": "program_account"}

@@ -8,6 +8,8 @@ from django.utils.translation import gettext_lazy as _
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
+from carm_portal.validators import MAX_ID, date_validators
+
 from .models import BillingRun, DailyNotice, LedgerEntry, Payment, Statement
 
 
@@ -90,11 +92,12 @@ class PaymentSerializer(serializers.ModelSerializer):
 
 
 class PaymentInputSerializer(serializers.Serializer):
-    program_account = serializers.IntegerField(help_text=_("The RM account (program account id)."))
+    program_account = serializers.IntegerField(help_text=_("The RM account (program account id)."),
+                                               min_value=1, max_value=MAX_ID)
     method = _choice_field(Payment.Method.choices)
     reference = serializers.CharField(max_length=40)
     amount = serializers.DecimalField(max_digits=14, decimal_places=2, min_value=Decimal("0.01"))
-    received_on = serializers.DateField()
+    received_on = serializers.DateField(validators=date_validators(future=False))
 
 
 class BillingRunSerializer(serializers.ModelSerializer):
@@ -111,5 +114,6 @@ class BillingRunSerializer(serializers.ModelSerializer):
 
 
 class BillingRunStartSerializer(serializers.Serializer):
-    period_end = serializers.DateField(help_text=_("The period's last day (a 17th)."))
+    period_end = serializers.DateField(help_text=_("The period's last day (a 17th)."),
+                                       validators=date_validators(future=True))
     force = serializers.BooleanField(default=False, help_text=_("Close before the statement day (testing)."))

@@ -214,7 +214,8 @@ REST_FRAMEWORK = {
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.PageNumberPagination",
     "PAGE_SIZE": 50,
-    "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
+    # django-filter, refusing (400) numbers no id column can hold: carm_portal/filters.py
+    "DEFAULT_FILTER_BACKENDS": ["carm_portal.filters.BoundedFilterBackend"],
     "EXCEPTION_HANDLER": "carm_portal.api.exception_handler",
 }
 API_TOKEN_TTL = timedelta(days=env.int("API_TOKEN_TTL_DAYS", default=30))

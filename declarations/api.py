@@ -235,7 +235,7 @@ class CadViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.Gene
         cad = services.cad_withdraw(actor=request.user, cad=cad, **data.validated_data)
         return self._detail(cad)
 
-    @action(detail=True, methods=["get"])
+    @action(detail=True, methods=["get"], pagination_class=None)  # a plain list, as documented
     def versions(self, request, pk=None):
         cad = self.get_object()
         return Response(CadVersionSerializer(selectors.cad_versions(cad), many=True).data)

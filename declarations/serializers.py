@@ -15,6 +15,7 @@ from rest_framework import serializers
 
 from accounts.models import ProgramAccount
 from accounts.serializers import BusinessBriefSerializer, ProgramAccountBriefSerializer
+from carm_portal.validators import date_validators
 
 from .models import (
     CAD,
@@ -178,8 +179,11 @@ class ImportErrorSerializer(serializers.Serializer):
 
 
 class ImportFailedSerializer(serializers.Serializer):
-    detail = serializers.CharField(read_only=True)
-    errors = ImportErrorSerializer(many=True, read_only=True)
+    # Not read-only, so not required: a file that fails the input checks answers field errors.
+    detail = serializers.CharField(required=False)
+    errors = ImportErrorSerializer(many=True, required=False, help_text=_("The file's problems, by row."))
+    file = serializers.ListField(child=serializers.CharField(), required=False)
+    program_account = serializers.ListField(child=serializers.CharField(), required=False)
 
 
 class ImportResultSerializer(serializers.Serializer):
@@ -230,8 +234,9 @@ class CadHeaderInputSerializer(serializers.Serializer):
         help_text=_("14 digits with a valid check digit. Omitted: the portal assigns one."),
     )
     cad_type = serializers.ChoiceField(choices=CAD.Type.choices, required=False)
-    release_date = serializers.DateField(required=False, allow_null=True)
-    direct_shipment_date = serializers.DateField(required=False, allow_null=True)
+    release_date = serializers.DateField(required=False, allow_null=True, validators=date_validators(future=True))
+    direct_shipment_date = serializers.DateField(required=False, allow_null=True,
+                                                 validators=date_validators(future=True))
     office_code = serializers.CharField(max_length=4, required=False, allow_blank=True)
     transport_mode = serializers.ChoiceField(choices=CAD.TransportMode.choices, required=False)
     cargo_control_number = serializers.CharField(max_length=25, required=False, allow_blank=True)
@@ -271,7 +276,8 @@ class CadAmendInputSerializer(serializers.Serializer):
         help_text=_("Omitted: s74 when the change lowers what is owed, s32_2 for a change of origin, "
                     "classification or value for duty, else other."),
     )
-    reason_to_believe_date = serializers.DateField(required=False, allow_null=True)
+    reason_to_believe_date = serializers.DateField(required=False, allow_null=True,
+                                                   validators=date_validators(future=True))
     remarks = serializers.CharField(required=False, allow_blank=True, max_length=1000, default="")
 
 

@@ -11,6 +11,7 @@ from rest_framework import serializers
 from accounts.models import Business
 from accounts.serializers import ProgramAccountBriefSerializer
 from billing.models import LedgerEntry
+from carm_portal.validators import MAX_ID
 
 from . import selectors
 from .models import Allocation, Refund
@@ -72,15 +73,16 @@ class DebtSerializer(EntryRefSerializer):
 
 
 class ManualApplyInputSerializer(serializers.Serializer):
-    credit = serializers.IntegerField(help_text=_("The credit ledger entry's id (see offsets/credits/)."))
+    credit = serializers.IntegerField(help_text=_("The credit ledger entry's id (see offsets/credits/)."),
+                                      min_value=1, max_value=MAX_ID)
     debts = serializers.ListField(
-        child=serializers.IntegerField(), allow_empty=False, max_length=500,
+        child=serializers.IntegerField(min_value=1, max_value=MAX_ID), allow_empty=False, max_length=500,
         help_text=_("Debt ledger entry ids (see offsets/debts/); the credit must pay each in full."),
     )
 
 
 class RunInputSerializer(serializers.Serializer):
-    program_account = serializers.IntegerField(help_text=_("The RM program account's id."))
+    program_account = serializers.IntegerField(help_text=_("The RM program account's id."), min_value=1, max_value=MAX_ID)
 
 
 class RunSerializer(serializers.Serializer):
@@ -100,7 +102,7 @@ class RefundSerializer(serializers.ModelSerializer):
 
 
 class RefundRequestInputSerializer(serializers.Serializer):
-    program_account = serializers.IntegerField(help_text=_("The RM program account's id."))
+    program_account = serializers.IntegerField(help_text=_("The RM program account's id."), min_value=1, max_value=MAX_ID)
     amount = serializers.DecimalField(
         max_digits=14, decimal_places=2, required=False, allow_null=True,
         help_text=_("Leave out to ask for all the credit that can be refunded now."),

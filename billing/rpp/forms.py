@@ -9,6 +9,7 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from accounts.models import ProgramAccount
+from carm_portal.validators import date_validators
 
 from .models import Bond
 
@@ -58,8 +59,9 @@ class BondForm(forms.Form):
     surety_name = forms.CharField(label=_("Surety"), max_length=200)
     bond_number = forms.CharField(label=_("Bond number"), max_length=50)
     amount = _money(_("Bond amount (CAD)"), min_value=Decimal("0.01"))
-    effective_date = forms.DateField(label=_("Effective date"), widget=DATE_WIDGET)
-    expiry_date = forms.DateField(label=_("Expiry date"), widget=DATE_WIDGET)
+    effective_date = forms.DateField(label=_("Effective date"), widget=DATE_WIDGET,
+                                     validators=date_validators(future=True))
+    expiry_date = forms.DateField(label=_("Expiry date"), widget=DATE_WIDGET, validators=date_validators(future=True))
 
     def __init__(self, *args, accounts: list[ProgramAccount], initial_account: int | None = None, **kwargs):
         super().__init__(*args, **kwargs)
@@ -87,7 +89,7 @@ class BondForm(forms.Form):
 class DepositForm(forms.Form):
     program_account = forms.ModelChoiceField(label=_("RM account"), queryset=ProgramAccount.objects.none())
     amount = _money(_("Amount (CAD)"), min_value=Decimal("0.01"))
-    received_date = forms.DateField(label=_("Received on"), widget=DATE_WIDGET)
+    received_date = forms.DateField(label=_("Received on"), widget=DATE_WIDGET, validators=date_validators(future=False))
     reference = forms.CharField(label=_("Reference"), max_length=40, required=False,
                                 help_text=_("E.g. the bank transfer or receipt number."))
 

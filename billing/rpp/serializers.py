@@ -14,6 +14,7 @@ from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from accounts.models import ProgramAccount
+from carm_portal.validators import date_validators
 
 from .models import (
     Bond,
@@ -213,8 +214,8 @@ class BondCreateInputSerializer(_GatedInput):
     surety_name = serializers.CharField(max_length=200)
     bond_number = serializers.CharField(max_length=50)
     amount = serializers.DecimalField(**_MONEY, min_value=Decimal("0.01"))
-    effective_date = serializers.DateField()
-    expiry_date = serializers.DateField()
+    effective_date = serializers.DateField(validators=date_validators(future=True))
+    expiry_date = serializers.DateField(validators=date_validators(future=True))
     allocations = BondAllocationInputSerializer(many=True)
 
     def validate_allocations(self, value):
@@ -244,7 +245,7 @@ class CashDepositSerializer(serializers.ModelSerializer):
 class DepositCreateInputSerializer(_GatedInput):
     program_account = _AccountField()
     amount = serializers.DecimalField(**_MONEY, min_value=Decimal("0.01"))
-    received_date = serializers.DateField()
+    received_date = serializers.DateField(validators=date_validators(future=False))
     reference = serializers.CharField(max_length=40, required=False, allow_blank=True, default="")
 
 
