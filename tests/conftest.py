@@ -4,10 +4,27 @@ import pytest
 
 from accounts.models import Business
 from accounts.roles import Role
-from tests import factories
+from tests import clock, factories
 
 # In CI, tests that need PostgreSQL, Redis or Chromium must fail, never skip.
 IN_CI = os.environ.get("CI", "").lower() in {"1", "true", "yes"}
+
+clock.guard_libfaketime()
+
+
+def pytest_report_header(config):
+    import datetime as dt
+
+    return f"today: {dt.date.today():%Y-%m-%d %a}" + (" (libfaketime)" if clock.under_libfaketime() else "")
+
+
+def pytest_sessionstart(session):
+    """.ci/run's faked-date runs name the day they expect: a run that is not really on it fails."""
+    import datetime as dt
+
+    expected = os.environ.get("CARM_TEST_EXPECT_TODAY")
+    if expected and dt.date.today().isoformat() != expected:
+        pytest.exit(f"CARM_TEST_EXPECT_TODAY={expected}, but today is {dt.date.today()}", returncode=4)
 
 
 @pytest.fixture(autouse=True)

@@ -14,6 +14,7 @@ from appeals import services
 from appeals.models import Appeal
 from tests import factories
 from tests.appeals.conftest import make_penalty, make_statement, walk_to_assigned
+from tests.clock import on
 
 PDF = b"%PDF-1.4\n%%EOF\n"
 
@@ -102,6 +103,7 @@ def test_letter_is_served_through_the_gate_only(client, appeal, importer, other_
     assert client.get(f"/appeals/{appeal.pk}/letter/").status_code == 404
 
 
+@on("2026-03-10")  # 85 days after it is a Wednesday: the filing deadline does not roll
 def test_the_whole_flow_over_the_api(client, cbsa, account, importer):
     today = timezone.localdate()
     statement = make_statement(cbsa, account, decision_date=today - timedelta(days=5), change="400.00", today=today)
@@ -134,6 +136,7 @@ def test_the_whole_flow_over_the_api(client, cbsa, account, importer):
     assert Appeal.objects.get(pk=pk).credit_entry.amount == Decimal("-150.00")
 
 
+@on("2026-03-10")  # 90 days after it is a Monday: the filing deadline does not roll
 def test_penalty_and_statement_endpoints(client, cbsa, account, importer, other_importer):
     client.force_login(cbsa)
     created = client.post("/api/v1/penalties/", {"program_account": account.pk, "npa_number": "npa-9",
