@@ -93,7 +93,8 @@ ROUTES: dict[str, Route] = {
     "api-cad-amend": _o("cad"), "api-cad-submit": _o("cad"), "api-cad-versions": _o("cad"),
     "api-cad-withdraw": _o("cad"), "api-tariff-item-list": L,
     "api-tariff-item-detail": Route("list", None, {"classification": "0101210000"}),
-    "api-exchange-rate-list": L,
+    "api-exchange-rate-list": L, "api-tariff-treatment-list": L, "api-gst-status-list": L,
+    "api-reason-code-list": L,
     # billing
     "billing-statements": L, "billing-statement-detail": _o("statement"), "billing-statement-pdf": _o("statement"),
     "billing-statement-csv": _o("statement"), "billing-transactions": L, "billing-transactions-csv": L,
