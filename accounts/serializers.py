@@ -32,6 +32,8 @@ class BusinessBriefSerializer(serializers.ModelSerializer):
 
 class BusinessSerializer(serializers.ModelSerializer):
     display_name = serializers.CharField(read_only=True)
+    # Blank when none is set, so a plain string in the schema ("" is not an "email").
+    billing_contact_email = serializers.CharField(read_only=True)
 
     class Meta:
         model = Business
