@@ -1,3 +1,4 @@
+import pgtrigger
 from django.contrib.auth.models import AbstractUser, BaseUserManager
 from django.core.exceptions import ValidationError
 from django.db import models
@@ -344,6 +345,13 @@ class AuditEvent(models.Model):
         ordering = ["-created_at", "-id"]
         verbose_name = _("audit event")
         verbose_name_plural = _("audit events")
+        # Append-only in PostgreSQL, like the ledger. Only the links to a deleted user or business may
+        # change (on_delete=SET_NULL); the record of what happened never does.
+        triggers = [
+            pgtrigger.Protect(name="audit_event_no_delete", operation=pgtrigger.Delete),
+            pgtrigger.Protect(name="audit_event_no_update", operation=pgtrigger.Update,
+                              condition=pgtrigger.AnyChange(exclude=["actor", "acting_for"])),
+        ]
 
     def __str__(self) -> str:
         return f"{self.created_at:%Y-%m-%d %H:%M} {self.action} {self.target_repr}"

@@ -90,3 +90,19 @@ def test_allocations_cannot_be_updated_or_deleted_in_postgresql(account):
         with pytest.raises((InternalError, IntegrityError)), transaction.atomic(), connection.cursor() as cursor:
             cursor.execute(sql, [allocation.pk])
     assert Allocation.objects.get(pk=allocation.pk).amount == D("50.00")
+
+
+def test_audit_events_cannot_be_changed_or_deleted_in_postgresql(importer):
+    _postgres_only()
+    from accounts import audit
+    from accounts.models import AuditEvent
+
+    event = audit.record("tests.frozen.checked", actor=importer.bam, target=importer, acting_for=importer)
+    for sql in ("UPDATE accounts_auditevent SET action = 'rewritten' WHERE id = %s",
+                "DELETE FROM accounts_auditevent WHERE id = %s"):
+        with pytest.raises((InternalError, IntegrityError)), transaction.atomic(), connection.cursor() as cursor:
+            cursor.execute(sql, [event.pk])
+    # Deleting the user keeps the record, only its link goes (on_delete=SET_NULL).
+    importer.bam.delete()
+    event = AuditEvent.objects.get(pk=event.pk)
+    assert event.action == "tests.frozen.checked" and event.actor_id is None
