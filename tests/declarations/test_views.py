@@ -397,9 +397,12 @@ def test_a_broker_with_submit_but_not_adjust_cannot_correct(client, importer, ac
     assert client.get(reverse("cad_amend", args=[cad.pk])).status_code == 404
 
 
-def test_a_10000_line_file_imports_in_one_go_through_the_page(client, importer, account, tariff):
+def test_a_10000_line_file_imports_in_one_go_through_the_page(client, importer, account, tariff,
+                                                              django_capture_on_commit_callbacks):
     login(client, importer.bam)
-    response = upload(client, account, csv_rows(2000, 5))  # 10,000 lines: a task (eager here) with progress
+    with django_capture_on_commit_callbacks(execute=True):  # the outbox sends the task after the commit
+        response = upload(client, account, csv_rows(2000, 5))  # 10,000 lines: a task (eager here) with progress
+    response = client.get(response.redirect_chain[-1][0])
     assert "Imported 2000 CADs with 10000 lines." in response.content.decode()
     assert CADLine.objects.count() == 10_000
 
