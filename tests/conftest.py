@@ -4,24 +4,27 @@ import pytest
 
 from accounts.models import Business
 from accounts.roles import Role
-from tests import clock, factories
+from tests import factories
 
 # In CI, tests that need PostgreSQL, Redis or Chromium must fail, never skip.
 IN_CI = os.environ.get("CI", "").lower() in {"1", "true", "yes"}
-
-clock.guard_libfaketime()
+UNDER_LIBFAKETIME = "libfaketime" in os.environ.get("LD_PRELOAD", "")
 
 
 def pytest_report_header(config):
     import datetime as dt
 
-    return f"today: {dt.date.today():%Y-%m-%d %a}" + (" (libfaketime)" if clock.under_libfaketime() else "")
+    return f"today: {dt.date.today():%Y-%m-%d %a}" + (" (libfaketime)" if UNDER_LIBFAKETIME else "")
 
 
 def pytest_sessionstart(session):
-    """.ci/run's faked-date runs name the day they expect: a run that is not really on it fails."""
+    """Runs on another date go through scripts/test-on-date.sh, which names the day it expects
+    (a run that is not really on it fails) and makes Python's sleep work under libfaketime."""
     import datetime as dt
+    import time
 
+    if UNDER_LIBFAKETIME and not getattr(time.sleep, "carm_faketime_guard", False):
+        pytest.exit("under faketime, run the tests through scripts/test-on-date.sh DAY", returncode=4)
     expected = os.environ.get("CARM_TEST_EXPECT_TODAY")
     if expected and dt.date.today().isoformat() != expected:
         pytest.exit(f"CARM_TEST_EXPECT_TODAY={expected}, but today is {dt.date.today()}", returncode=4)
