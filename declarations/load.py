@@ -158,7 +158,9 @@ class CadHistoryGenerator:
         if not TariffItem.objects.exists() or not ExchangeRate.objects.filter(
             date__lte=self.start, date__gte=self.start - timedelta(days=10)
         ).exists():
-            call_command("seed_tariffs", days=max(days, 400), **({"stdout": self.stdout} if self.stdout else {}))
+            # Rates up to the generator's own day, which need not be the clock's (tests, backfills).
+            call_command("seed_tariffs", days=max(days, 400), until=self.today,
+                         **({"stdout": self.stdout} if self.stdout else {}))
         self.items = list(TariffItem.objects.filter(is_active=True))
         rates: dict[str, dict[str, Decimal]] = defaultdict(dict)
         for code, treatment, rate in TariffRate.objects.values_list("tariff_item__classification", "treatment_id",

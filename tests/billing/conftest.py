@@ -10,6 +10,7 @@ from django.db import connection
 
 from billing.models import Statement
 from declarations.load import CadHistoryGenerator
+from tests.clock import on
 
 TODAY = date(2026, 11, 26)
 PERIOD = date(2026, 11, 17)
@@ -57,6 +58,14 @@ def assert_statements_match_ledger(period_end: date, expected_accounts=None) -> 
         assert s.lines_count == expected["lines"]
         assert s.content_hash
     return statements
+
+
+@pytest.fixture
+def on_billing_today():
+    """The generated history is as of ``TODAY``: the clock says so too (a period closes only once
+    its statement day has come, and the 2026-11-17 one is issued on 2026-11-25)."""
+    with on(TODAY):
+        yield TODAY
 
 
 @pytest.fixture

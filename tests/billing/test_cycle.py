@@ -26,7 +26,7 @@ from tests.billing.conftest import (
     generate_accounts,
 )
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("on_billing_today")]
 
 
 def test_due_date_example_from_the_rules():

@@ -22,6 +22,7 @@ from tests.billing.conftest import PREVIOUS, ensure_interest_rates, generate_acc
 pytestmark = pytest.mark.django_db
 
 
+@pytest.mark.usefixtures("on_billing_today")
 def test_run_billing_command_runs_in_process_with_a_progress_bar(billing_settings):
     generate_accounts(10, seed=31)
     out = io.StringIO()

@@ -24,7 +24,7 @@ from tests.billing.conftest import (
 )
 from tests.celery_worker import real_worker
 
-pytestmark = pytest.mark.django_db(transaction=True)
+pytestmark = [pytest.mark.worker, pytest.mark.django_db(transaction=True)]
 
 
 def wait_for(run_id: int, *, done: int | None = None, timeout: float = 120) -> BillingRun:

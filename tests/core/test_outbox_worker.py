@@ -17,7 +17,7 @@ from carm_portal.models import OutboxItem
 from tests.celery_worker import real_worker
 from tests.core.test_outbox import _debt, broker_down  # noqa: F401 - the fixture
 
-pytestmark = pytest.mark.django_db(transaction=True)
+pytestmark = [pytest.mark.worker, pytest.mark.django_db(transaction=True)]
 
 
 def test_a_payment_made_with_redis_down_is_offset_once_by_a_real_worker_after_the_sweep(

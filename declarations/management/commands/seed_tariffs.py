@@ -6,7 +6,7 @@ admin may have corrected them), missing business days are added.
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import date, timedelta
 from decimal import Decimal
 
 from django.core.management.base import BaseCommand
@@ -38,9 +38,11 @@ class Command(BaseCommand):
 
     def add_arguments(self, parser):
         parser.add_argument("--days", type=int, default=400, help="Exchange rates for this many days back.")
+        parser.add_argument("--until", type=date.fromisoformat, default=None,
+                            help="Last day of exchange rates (YYYY-MM-DD; default: today).")
 
     @transaction.atomic
-    def handle(self, *args, days: int = 400, **options):
+    def handle(self, *args, days: int = 400, until: date | None = None, **options):
         for order, (code, name_en, name_fr) in enumerate(TREATMENTS, start=1):
             TariffTreatment.objects.update_or_create(
                 code=code, defaults={"name_en": name_en, "name_fr": name_fr, "sort_order": order * 10}
@@ -67,11 +69,11 @@ class Command(BaseCommand):
                 TariffRate.objects.update_or_create(tariff_item=item, treatment_id=treatment,
                                                     defaults={"rate": rate})
                 rates += 1
-        today = timezone.localdate()
+        until = until or timezone.localdate()
         fx = [
             ExchangeRate(currency=currency, date=day, rate=rate_on(currency, day))
             for n in range(days, -1, -1)
-            if calendar.is_business_day(day := today - timedelta(days=n))
+            if calendar.is_business_day(day := until - timedelta(days=n))
             for currency, *_rest in CURRENCIES
         ]
         before = ExchangeRate.objects.count()
