@@ -23,3 +23,18 @@ def on(day: dt.date | str, *, hour: int = 10, tick: bool = True) -> time_machine
     if isinstance(day, str):
         day = dt.date.fromisoformat(day)
     return time_machine.travel(dt.datetime(day.year, day.month, day.day, hour, tzinfo=PORTAL_TZ), tick=tick)
+
+
+def stay_on(day: dt.date):
+    """An autouse fixture for a module whose tests count from ``day`` (usually the day the module
+    was imported, ``TODAY = timezone.localdate()``): the clock stays on that day, so a run that
+    goes past midnight does not change what "today" means halfway through.
+    ``_on_today = stay_on(TODAY)`` at module level."""
+    import pytest
+
+    @pytest.fixture(autouse=True)
+    def _stay_on_day():
+        with on(day):
+            yield day
+
+    return _stay_on_day

@@ -32,10 +32,12 @@ from rest_framework.test import APIClient
 from accounts.models import ClientGroup, Delegation, Membership
 from accounts.roles import Role
 from tests import factories
+from tests.clock import stay_on
 
 pytestmark = pytest.mark.django_db
 
 TODAY = timezone.localdate()
+_on_today = stay_on(TODAY)  # the day does not turn during the run
 PERIOD = date(2025, 10, 17)
 
 # --- The route map ---------------------------------------------------------------------------------

@@ -10,10 +10,12 @@ from accounts import access
 from accounts.models import Delegation, Membership
 from accounts.roles import ROLE_RIGHTS, Right, Role, Scope
 from tests import factories
+from tests.clock import stay_on
 
 pytestmark = pytest.mark.django_db
 
 TODAY = timezone.localdate()
+_on_today = stay_on(TODAY)  # the day does not turn during the run
 
 
 def numbers(user, scope, on=None):

@@ -12,10 +12,12 @@ from rest_framework.test import APIClient
 from accounts.models import AuditEvent, Business, Delegation, ProgramAccount
 from accounts.roles import Role
 from tests import factories
+from tests.clock import stay_on
 
 pytestmark = pytest.mark.django_db
 
 TODAY = timezone.localdate()
+_on_today = stay_on(TODAY)  # the day does not turn during the run
 API = "/api/v1"
 
 

@@ -11,10 +11,12 @@ from accounts.acting import SESSION_KEY
 from accounts.models import AuditEvent, Business, ClientGroup, Delegation, Membership
 from accounts.roles import Role
 from tests import factories
+from tests.clock import stay_on
 
 pytestmark = pytest.mark.django_db
 
 TODAY = timezone.localdate()
+_on_today = stay_on(TODAY)  # the day does not turn during the run
 
 
 def login(client, user):

@@ -12,6 +12,7 @@ import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
+from django.utils import timezone
 
 from accounts.acting import SESSION_KEY
 from accounts.roles import Role
@@ -285,8 +286,7 @@ def test_statement_detail_keeps_a_constant_query_count(client, importer, account
 # --- Chart ---------------------------------------------------------------------------------------------------
 
 def test_chart_is_accessible_svg_with_a_table_fallback(client, importer, account):
-    today = date.today()
-    period = calendar.billing_period_for(today)
+    period = calendar.billing_period_for(timezone.localdate())  # the portal's day, not the machine's
     post_cads(account, period_end=period, count=2)
     html = login(client, importer.bam).get(reverse("billing-statements")).content.decode()
     assert '<svg class="chart"' in html and 'role="img"' in html

@@ -13,12 +13,14 @@ from accounts.roles import Role
 from billing.rpp import services
 from billing.rpp.models import Bond, Notice, ReductionRequest, SecurityRequirement
 from tests import factories
+from tests.clock import stay_on
 from tests.rpp.conftest import WORKED_EXAMPLE, post_months
 
 pytestmark = pytest.mark.django_db
 
 API = "/api/v1/security"
 TODAY = timezone.localdate()
+_on_today = stay_on(TODAY)  # the day does not turn during the run
 
 
 def client_for(user) -> APIClient:

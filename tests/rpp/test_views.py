@@ -15,10 +15,12 @@ from accounts.roles import Role
 from billing.rpp import services
 from billing.rpp.models import Bond, CashDeposit, ReductionRequest
 from tests import factories
+from tests.clock import stay_on
 from tests.rpp.conftest import WORKED_EXAMPLE, binding_from_estimate, post_months
 
 pytestmark = pytest.mark.django_db
 TODAY = timezone.localdate()
+_on_today = stay_on(TODAY)  # the day does not turn during the run
 
 
 def login(user) -> Client:
