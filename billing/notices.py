@@ -39,6 +39,9 @@ def build_daily_notices(day: date) -> int:
          GROUP BY program_account_id
         ON CONFLICT (program_account_id, day) DO NOTHING
     """
+    # Raw SQL gets the datetimes as the ORM stores them (SQLite keeps naive UTC text: an aware
+    # local time would compare as text and miss the evening's entries).
+    adapt = connection.ops.adapt_datetimefield_value
     with connection.cursor() as cursor:
-        cursor.execute(sql, [day, timezone.now(), start, end])
+        cursor.execute(sql, [day, adapt(timezone.now()), adapt(start), adapt(end)])
         return max(cursor.rowcount, 0)
