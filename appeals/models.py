@@ -2,7 +2,7 @@
 
 Write paths live in ``appeals.services`` (every state change is a transition service that locks
 the row, checks the state, records an ``AppealTransition`` and an audit event); deadlines in
-``appeals.deadlines``. Money effects go to the ledger (``billing.ledger.post_entry``) only.
+``appeals.deadlines``. Money effects go to the ledger (``billing.ledger.services.post_entry``) only.
 """
 
 from __future__ import annotations
@@ -28,7 +28,7 @@ class Penalty(models.Model):
     amount = models.DecimalField(_("amount"), max_digits=14, decimal_places=2)
     served_on = models.DateField(_("date served"))
     ledger_entry = models.OneToOneField(
-        "billing.LedgerEntry", on_delete=models.PROTECT, null=True, blank=True, related_name="+",
+        "ledger.LedgerEntry", on_delete=models.PROTECT, null=True, blank=True, related_name="+",
         verbose_name=_("ledger entry"),
     )
     created_by = models.ForeignKey(
@@ -72,7 +72,7 @@ class StatementOfAdjustment(models.Model):
         db_index=False, verbose_name=_("secured recorded by"),
     )
     ledger_entry = models.OneToOneField(
-        "billing.LedgerEntry", on_delete=models.PROTECT, null=True, blank=True, related_name="+",
+        "ledger.LedgerEntry", on_delete=models.PROTECT, null=True, blank=True, related_name="+",
         verbose_name=_("ledger entry"),
     )
     created_by = models.ForeignKey(
@@ -169,11 +169,11 @@ class Appeal(models.Model):
         db_index=False, verbose_name=_("decided by"),
     )
     credit_entry = models.OneToOneField(
-        "billing.LedgerEntry", on_delete=models.PROTECT, null=True, blank=True, related_name="+",
+        "ledger.LedgerEntry", on_delete=models.PROTECT, null=True, blank=True, related_name="+",
         verbose_name=_("credit entry"),
     )
     interest_entry = models.OneToOneField(
-        "billing.LedgerEntry", on_delete=models.PROTECT, null=True, blank=True, related_name="+",
+        "ledger.LedgerEntry", on_delete=models.PROTECT, null=True, blank=True, related_name="+",
         verbose_name=_("interest entry"),
     )
     letter_file = models.CharField(_("decision letter file"), max_length=200, blank=True)

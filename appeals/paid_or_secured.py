@@ -42,7 +42,7 @@ from django.db.models import Sum
 from django.utils.translation import gettext as _
 
 from accounts.models import ProgramAccount
-from billing.models import LedgerEntry
+from billing.ledger.models import LedgerEntry
 from billing.offsetting import selectors as offsetting
 from carm_portal.conf import carm
 from carm_portal.money import ZERO, format_cad, quantize

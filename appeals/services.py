@@ -17,7 +17,7 @@ Rules (carm-rules §6):
   extension was granted. A request rejected as incomplete may be resubmitted after the
   deadline if it was first submitted in time.
 - A decision in the importer's favour posts a credit (kind ``appeal_decision``) and, unless
-  ``APPEAL_CREDIT_EARNS_INTEREST`` is off, interest on it computed by ``billing.interest`` (the
+  ``APPEAL_CREDIT_EARNS_INTEREST`` is off, interest on it computed by ``billing.ledger.interest`` (the
   rate table; from the day after the decision appealed to the day of the decision: an
   ASSUMPTION, the payment dates of the amounts are not tracked). A denial changes nothing in
   the ledger.
@@ -38,9 +38,9 @@ from accounts import audit
 from accounts.access import is_cbsa_officer, program_accounts_for, require_cbsa_officer
 from accounts.models import ProgramAccount, User
 from accounts.roles import Scope
-from billing import interest as interest_engine
-from billing import ledger
-from billing.models import LedgerEntry
+from billing.ledger import interest as interest_engine
+from billing.ledger import services as ledger
+from billing.ledger.models import LedgerEntry
 from carm_portal import calendar, outbox
 from carm_portal.conf import carm
 from carm_portal.exceptions import ApplicationError
@@ -434,7 +434,7 @@ def appeal_reject_incomplete(*, actor: User, appeal: Appeal, note: str) -> Appea
 
 
 def credit_interest(amount: Decimal, *, since: date, until: date) -> Decimal:
-    """Interest on an allowed amount, from the day after ``since`` to ``until`` (``billing.interest``)."""
+    """Interest on an allowed amount, from the day after ``since`` to ``until`` (``billing.ledger.interest``)."""
     if not carm("APPEAL_CREDIT_EARNS_INTEREST"):
         return ZERO
     return interest_engine.interest_between(amount, payable_on=since, paid_on=until).amount

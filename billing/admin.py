@@ -1,51 +1,20 @@
 from django.contrib import admin, messages
 from django.utils.translation import gettext_lazy as _
 
+from carm_portal.admin import ReadOnlyAdmin
+
 from . import services
 from .models import (
     BillingRun,
     BillingRunChunk,
     DailyNotice,
-    DueDateOverride,
-    InterestRate,
-    LedgerEntry,
     Payment,
     Statement,
 )
 
 
-class _ReadOnlyAdmin(admin.ModelAdmin):
-    """Written by services only: never added, changed or deleted here."""
-
-    def get_readonly_fields(self, request, obj=None):
-        return [f.name for f in self.model._meta.fields]
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
-
-
-@admin.register(LedgerEntry)
-class LedgerEntryAdmin(_ReadOnlyAdmin):
-    """Read-only: the ledger is append-only, entries are written by services only."""
-
-    list_display = ["effective_date", "billing_period", "program_account", "kind", "amount", "reference"]
-    list_filter = ["kind", "billing_period"]
-    search_fields = ["=reference", "=program_account__number", "=idempotency_key"]
-    date_hierarchy = "effective_date"
-    list_select_related = ["program_account"]
-    raw_id_fields = ["program_account", "created_by"]
-    # Counting millions of rows on every page load is slow; the paginator shows "more".
-    show_full_result_count = False
-
-
 @admin.register(Statement)
-class StatementAdmin(_ReadOnlyAdmin):
+class StatementAdmin(ReadOnlyAdmin):
     """Frozen snapshots of the ledger: read-only, never deletable."""
 
     list_display = ["period_end", "program_account", "opening_balance", "charges", "credits", "payments",
@@ -69,7 +38,7 @@ class BillingRunChunkInline(admin.TabularInline):
 
 
 @admin.register(BillingRun)
-class BillingRunAdmin(_ReadOnlyAdmin):
+class BillingRunAdmin(ReadOnlyAdmin):
     list_display = ["period_end", "run_number", "status", "progress", "total", "done", "failed", "started_by",
                     "started_at", "finished_at"]
     list_filter = ["status", "period_end"]
@@ -91,7 +60,7 @@ class BillingRunAdmin(_ReadOnlyAdmin):
 
 
 @admin.register(DailyNotice)
-class DailyNoticeAdmin(_ReadOnlyAdmin):
+class DailyNoticeAdmin(ReadOnlyAdmin):
     list_display = ["day", "program_account", "entries_count", "total"]
     list_filter = ["day"]
     search_fields = ["=program_account__number"]
@@ -99,7 +68,7 @@ class DailyNoticeAdmin(_ReadOnlyAdmin):
 
 
 @admin.register(Payment)
-class PaymentAdmin(_ReadOnlyAdmin):
+class PaymentAdmin(ReadOnlyAdmin):
     """Payments are recorded through the portal or the API (gate, cap, ledger posting)."""
 
     list_display = ["received_on", "program_account", "method", "reference", "amount", "billing_period",
@@ -107,13 +76,3 @@ class PaymentAdmin(_ReadOnlyAdmin):
     list_filter = ["method", "billing_period"]
     search_fields = ["=reference", "=program_account__number"]
     list_select_related = ["program_account", "recorded_by"]
-
-
-@admin.register(InterestRate)
-class InterestRateAdmin(admin.ModelAdmin):
-    list_display = ["effective_from", "annual_rate", "note"]
-
-
-@admin.register(DueDateOverride)
-class DueDateOverrideAdmin(admin.ModelAdmin):
-    list_display = ["period_end", "due_date", "note"]

@@ -7,7 +7,6 @@ staff); outside it answers 404. Lists use select_related so their query count is
 from __future__ import annotations
 
 import django_filters
-from django.http import FileResponse
 from django.shortcuts import get_object_or_404
 from django.utils.translation import gettext_lazy as _
 from drf_spectacular.types import OpenApiTypes
@@ -17,10 +16,11 @@ from rest_framework.decorators import action
 from rest_framework.response import Response
 
 from accounts.roles import Scope
-from carm_portal import idempotency
+from billing.ledger.models import LedgerEntry
+from carm_portal import idempotency, pdf
 
 from . import pdf_tasks, services
-from .models import BillingRun, DailyNotice, LedgerEntry, Payment, Statement
+from .models import BillingRun, DailyNotice, Payment, Statement
 from .payments import accounts_for, payment_record
 from .serializers import (
     BillingRunSerializer,
@@ -104,10 +104,7 @@ class StatementViewSet(_GatedMixin, viewsets.ReadOnlyModelViewSet):
         if stored is None:
             return Response({"detail": _("The PDF is being prepared; try again in a few seconds.")},
                             status=status.HTTP_202_ACCEPTED, headers={"Retry-After": "3"})
-        response = FileResponse(open(stored.path, "rb"), content_type="application/pdf",  # noqa: SIM115
-                                as_attachment=True, filename=pdf_tasks.statement_filename(statement))
-        response["Cache-Control"] = "private, no-store"
-        return response
+        return pdf.file_response(stored, pdf_tasks.statement_filename(statement))
 
 
 class LedgerEntryViewSet(_GatedMixin, viewsets.ReadOnlyModelViewSet):

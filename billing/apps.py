@@ -7,21 +7,20 @@ class BillingConfig(AppConfig):
     verbose_name = _("Billing")
 
     def ready(self) -> None:
-        from django.db.models.signals import post_delete, post_save
-
         from accounts.readiness import register
-        from carm_portal import reference_tables
+        from billing.ledger import services as ledger
 
-        from .models import DueDateOverride, InterestRate
+        from .models import Statement
         from .overdue import overdue_check
+
+        ledger.set_issued_periods(
+            lambda account_id, from_period: Statement.objects.filter(
+                program_account_id=account_id, period_end__gte=from_period
+            ).values_list("period_end", flat=True)
+        )
 
         register("overdue", overdue_check, order=60)
 
         from .panels import register_panels
 
         register_panels()
-        # An admin edit reaches every process: see carm_portal/reference_tables.py.
-        for model in (DueDateOverride, InterestRate):
-            uid = f"reftable-{model._meta.label_lower}"
-            post_save.connect(reference_tables.changed, sender=model, dispatch_uid=f"{uid}-save")
-            post_delete.connect(reference_tables.changed, sender=model, dispatch_uid=f"{uid}-delete")

@@ -2,7 +2,7 @@
 
 For a chunk of program accounts and a period P (``close_chunk``), inside one transaction:
 
-1. interest (``billing.interest``, the one engine) and late-payment penalties
+1. interest (``billing.ledger.interest``, the one engine) and late-payment penalties
    (``billing.overdue``) are posted to the ledger for P: a rerun skips the keys already written;
 2. the statements are written by ONE ``INSERT … SELECT … GROUP BY`` over the ledger rows of
    the period (the statement's lines), joined to the previous statement for the opening
@@ -26,10 +26,12 @@ from django.db import connection
 from django.utils import timezone
 
 from accounts.models import ProgramAccount
+from billing.ledger import services as ledger
+from billing.ledger.models import OWING_SQL, LedgerEntry
 from carm_portal import calendar
 
-from . import ledger, overdue
-from .models import OWING_SQL, LedgerEntry, Statement
+from . import overdue
+from .models import Statement
 
 # Kinds with their own statement column; every other kind is a charge (> 0) or a credit (< 0).
 OWN_COLUMN_KINDS = (LedgerEntry.Kind.PAYMENT.value, LedgerEntry.Kind.INTEREST.value, LedgerEntry.Kind.PENALTY.value)
@@ -83,7 +85,7 @@ def totals_subquery(ids_sql: str) -> str:
 def post_interest_and_penalties(account_ids: Sequence[int], period_end: date) -> int:
     """Post the period's interest and late-payment penalties for the accounts; returns entries written.
 
-    The rules are ``billing.overdue`` and ``billing.interest``: two set-based reads (the statements
+    The rules are ``billing.overdue`` and ``billing.ledger.interest``: two set-based reads (the statements
     that can be overdue during the period, the payments and credits since), the rule applied per
     account in Python, one bulk INSERT that skips keys already written
     (``interest:<account>:<period>``, ``late-payment:<account>:<statement period>``), so a rerun

@@ -9,9 +9,10 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from accounts.models import ProgramAccount
+from billing.ledger.models import LedgerEntry
 from carm_portal.validators import date_validators
 
-from .models import LedgerEntry, Payment
+from .models import Payment
 
 
 class AccountChoiceField(forms.ModelChoiceField):

@@ -12,7 +12,9 @@ from datetime import date, datetime, time, timedelta
 from django.db import connection, models
 from django.utils import timezone
 
-from .models import DailyNotice, LedgerEntry
+from billing.ledger.models import LedgerEntry
+
+from .models import DailyNotice
 
 
 def day_bounds(day: date) -> tuple[datetime, datetime]:

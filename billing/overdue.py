@@ -2,7 +2,7 @@
 
 On day *d* the amount overdue is the closing balance of the latest statement due before *d*,
 less every payment or credit (negative ledger entry) of a later period effective before *d*
-(``overdue_on``). Interest (``billing.interest``) accrues on it daily; the late-payment penalty
+(``overdue_on``). Interest (``billing.ledger.interest``) accrues on it daily; the late-payment penalty
 is charged once per statement still overdue the day after its due date. Batch loaders: a
 constant number of queries for any number of accounts.
 
@@ -23,11 +23,12 @@ from django.db.models import Max, Sum
 from django.urls import NoReverseMatch, reverse
 from django.utils.translation import gettext as _
 
+from billing.ledger import interest
+from billing.ledger.models import LedgerEntry
 from carm_portal.conf import carm
 from carm_portal.money import ZERO, format_cad, quantize
 
-from . import interest
-from .models import LedgerEntry, Statement
+from .models import Statement
 
 
 @dataclass(frozen=True)

@@ -21,13 +21,14 @@ from accounts import audit
 from accounts.access import program_accounts_or_all_for_officer
 from accounts.models import ProgramAccount, User
 from accounts.roles import Scope
+from billing.ledger import services as ledger
+from billing.ledger.models import LedgerEntry
 from carm_portal import calendar, outbox
 from carm_portal.conf import carm
 from carm_portal.exceptions import ApplicationError
 from carm_portal.money import ZERO, format_cad, quantize
 
-from . import ledger
-from .models import LedgerEntry, Payment
+from .models import Payment
 
 
 def accounts_for(user: User, scope: Scope) -> QuerySet[ProgramAccount]:

@@ -1,15 +1,14 @@
-"""Statement and CAD PDFs: rendered by Celery tasks on the ``pdf`` queue, stored privately.
+"""Statement PDFs: rendered by Celery tasks on the ``pdf`` queue, stored privately.
 
 Task names are ``billing.pdf.<what>`` so ``CELERY_TASK_ROUTES`` sends them to the pdf workers.
 Tasks take ids, re-fetch, exit quietly when the row is gone, and only render what is missing:
-the file is keyed by the document's content (statement ``content_hash``, CAD version) and the
+the file is keyed by the document's content (the statement's ``content_hash``) and the
 template hash, so a rerun or a duplicate delivery finds the file and does nothing.
 """
 
 from __future__ import annotations
 
 from celery import shared_task
-from django.conf import settings
 from django.utils import translation
 
 from carm_portal import outbox, pdf
@@ -17,9 +16,7 @@ from carm_portal import outbox, pdf
 from .models import Statement
 
 STATEMENT_TEMPLATE = "pdf/statement.html"
-CAD_TEMPLATE = "pdf/cad.html"
 BASE_TEMPLATES = ("pdf/base.html",)
-PDF_LIMITS = {"soft_time_limit": 120, "time_limit": 150}
 
 
 # --- Statements ------------------------------------------------------------------------------------
@@ -44,29 +41,12 @@ def statement_pdf(statement: Statement, *, render: bool = True) -> pdf.StoredPdf
         )
 
 
-def _render_inline() -> bool:
-    """In the eager demo (no broker) there is no pdf worker: render during the request."""
-    return bool(getattr(settings, "CELERY_TASK_ALWAYS_EAGER", False))
-
-
-def _enqueue_once(key: str, task, object_id: int) -> None:
-    """Ask the pdf worker once, however often a waiting client asks again: one open outbox item
-    per document version (sent again by the sweeper if the broker was down or the message lost)."""
-    outbox.enqueue(task.name, object_id, key=f"pdf:{key}")
-
-
 def statement_pdf_or_enqueue(statement: Statement) -> pdf.StoredPdf | None:
     """The stored PDF, or None after asking the pdf worker to render it (the caller says 202)."""
-    stored = statement_pdf(statement, render=_render_inline())
+    stored = statement_pdf(statement, render=pdf.render_inline())
     if stored is None:
-        _enqueue_once(f"statement:{statement.pk}:{statement_version(statement)}", render_statement, statement.pk)
-    return stored
-
-
-def cad_pdf_or_enqueue(cad) -> pdf.StoredPdf | None:
-    stored = cad_pdf(cad, render=_render_inline())
-    if stored is None:
-        _enqueue_once(f"cad:{cad.pk}:{cad_version(cad)}", render_cad, cad.pk)
+        pdf.ask_worker_once(render_statement.name, statement.pk,
+                            key=f"statement:{statement.pk}:{statement_version(statement)}")
     return stored
 
 
@@ -74,7 +54,7 @@ def statement_filename(statement: Statement) -> str:
     return f"statement-{statement.program_account.number}-{statement.period_end:%Y-%m-%d}.pdf"
 
 
-@shared_task(name="billing.pdf.render_statement", acks_late=True, **PDF_LIMITS)
+@shared_task(name="billing.pdf.render_statement", acks_late=True, **pdf.TASK_LIMITS)
 def render_statement(statement_id: int) -> str:
     statement = Statement.objects.select_related("program_account__business").filter(pk=statement_id).first()
     if statement is None:
@@ -108,44 +88,3 @@ def render_period(period_end: str) -> int:
             render_statement.delay(statement.pk)
             queued += 1
     return queued
-
-
-# --- CADs --------------------------------------------------------------------------------------------
-
-def cad_version(cad) -> str:
-    return f"v{cad.current_version}-{cad.status}-{cad.updated_at:%Y%m%d%H%M%S%f}"
-
-
-def cad_document(cad) -> dict:
-    from django.utils import timezone
-
-    from declarations.selectors import cad_ledger_entries, cad_lines, cad_versions
-
-    return {
-        "cad": cad,
-        "account": cad.program_account,
-        "business": cad.program_account.business,
-        "lines": list(cad_lines(cad)),
-        "versions": list(cad_versions(cad)),
-        "entries": list(cad_ledger_entries(cad)),
-        "generated_on": timezone.localdate(),
-    }
-
-
-def cad_pdf(cad, *, render: bool = True) -> pdf.StoredPdf | None:
-    with translation.override("en"):
-        return pdf.stored_pdf(
-            kind="cad", object_id=cad.pk, version=cad_version(cad), template_name=CAD_TEMPLATE,
-            extra_templates=BASE_TEMPLATES, context=lambda: cad_document(cad), render=render,
-        )
-
-
-@shared_task(name="billing.pdf.render_cad", acks_late=True, **PDF_LIMITS)
-def render_cad(cad_id: int) -> str:
-    from declarations.models import CAD
-
-    cad = CAD.objects.select_related("program_account__business", "broker", "filed_by").filter(pk=cad_id).first()
-    if cad is None:
-        return "gone"
-    stored = cad_pdf(cad)
-    return f"{'rendered' if stored.rendered else 'cached'} {stored.sha256}"

@@ -21,11 +21,12 @@ from django.utils.translation import gettext_lazy as _
 from accounts.access import is_cbsa_officer, program_accounts_for
 from accounts.models import Business, ProgramAccount, User
 from accounts.roles import Scope
+from billing.ledger.models import DUTIES_AND_TAXES_FIELDS, LedgerEntry
 from carm_portal import calendar
 from carm_portal.money import ZERO, quantize
 from declarations.models import CAD, CADVersion
 
-from .models import DUTIES_AND_TAXES_FIELDS, BillingRun, LedgerEntry, Payment, Statement
+from .models import BillingRun, Payment, Statement
 
 __all__ = [
     "billing_accounts",

@@ -8,9 +8,10 @@ from django.utils.translation import gettext_lazy as _
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
+from billing.ledger.models import LedgerEntry
 from carm_portal.validators import MAX_ID, date_validators
 
-from .models import BillingRun, DailyNotice, LedgerEntry, Payment, Statement
+from .models import BillingRun, DailyNotice, Payment, Statement
 
 
 def _choice_field(choices, **kwargs) -> serializers.ChoiceField:

@@ -27,12 +27,13 @@ from django.utils.translation import gettext as _
 
 from accounts import audit
 from accounts.models import ProgramAccount, User
+from billing.ledger.models import LedgerEntry
 from carm_portal import calendar, outbox
 from carm_portal.conf import carm
 from carm_portal.exceptions import ApplicationError
 
 from . import cycle
-from .models import BillingRun, BillingRunChunk, LedgerEntry, Statement
+from .models import BillingRun, BillingRunChunk, Statement
 
 logger = logging.getLogger(__name__)
 

@@ -12,7 +12,6 @@ urlpatterns = [
     path("transactions/", views.transactions, name="billing-transactions"),
     path("transactions/csv/", views.transactions_csv, name="billing-transactions-csv"),
     path("payments/", views.payments, name="billing-payments"),
-    path("cads/<int:pk>/pdf/", views.cad_pdf, name="billing-cad-pdf"),
     path("ops/", views.ops, name="billing-ops"),
     path("ops/progress.json", views.ops_progress, name="billing-ops-progress"),
     path("ops/runs/<int:pk>/retry/", views.ops_retry, name="billing-ops-retry"),

@@ -13,7 +13,7 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
 from django.db.models import QuerySet
-from django.http import FileResponse, Http404, JsonResponse, StreamingHttpResponse
+from django.http import Http404, JsonResponse, StreamingHttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import NoReverseMatch, reverse
 from django.utils import timezone
@@ -24,11 +24,13 @@ from accounts.access import require_cbsa_officer
 from accounts.acting import get_acting_for
 from accounts.forms import add_service_errors
 from accounts.roles import Scope
+from billing.ledger.models import BREAKDOWN_FIELDS, LedgerEntry
+from carm_portal import pdf
 from carm_portal.exceptions import ApplicationError
 
 from . import charts, pdf_tasks, selectors
 from .forms import PaymentForm, StatementFilterForm, TransactionFilterForm
-from .models import BREAKDOWN_FIELDS, BillingRun, LedgerEntry
+from .models import BillingRun
 
 PAGE_SIZE = 25
 HISTORY_PAGE_SIZE = 50
@@ -58,15 +60,6 @@ def _cad_url_name() -> str | None:
     except NoReverseMatch:
         return None
     return "cad_detail"
-
-
-def _pdf_response(stored, filename: str) -> FileResponse:
-    response = FileResponse(open(stored.path, "rb"), content_type="application/pdf",  # noqa: SIM115
-                            as_attachment=True, filename=filename)
-    response["Cache-Control"] = "private, no-store"
-    response["X-Content-Type-Options"] = "nosniff"
-    response["ETag"] = f'"{stored.sha256}"'
-    return response
 
 
 # --- Statements ---------------------------------------------------------------------------------
@@ -111,10 +104,9 @@ def statement_pdf(request, pk: int):
     statement = selectors.get_statement_for_user_or_404(request.user, business, pk)
     stored = pdf_tasks.statement_pdf_or_enqueue(statement)
     if stored is None:
-        response = render(request, "billing/pdf_pending.html", {"statement": statement}, status=202)
-        response["Retry-After"] = "3"
-        return response
-    return _pdf_response(stored, pdf_tasks.statement_filename(statement))
+        return pdf.pending_page(request, back_url=reverse("billing-statement-detail", args=[statement.pk]),
+                                back_label=_("Back to the statement"))
+    return pdf.file_response(stored, pdf_tasks.statement_filename(statement))
 
 
 class _Echo:
@@ -227,22 +219,6 @@ def payments(request):
         "business": business, "form": form, "page": page, "can_pay": can_pay,
         "overview": selectors.balance_overview(request.user, business),
     })
-
-
-# --- CAD PDF (declarations' documents, served through the declarations gate) --------------------------
-
-@login_required
-@require_GET
-def cad_pdf(request, pk: int):
-    from declarations.selectors import get_cad_for_user_or_404
-
-    cad = get_cad_for_user_or_404(request.user, pk, Scope.DECLARATIONS)
-    stored = pdf_tasks.cad_pdf_or_enqueue(cad)
-    if stored is None:
-        response = render(request, "billing/pdf_pending.html", {"cad": cad}, status=202)
-        response["Retry-After"] = "3"
-        return response
-    return _pdf_response(stored, f"cad-{cad.transaction_number}-v{cad.current_version}.pdf")
 
 
 # --- Operations (staff) ---------------------------------------------------------------------------------

@@ -10,11 +10,13 @@ class CarmPortalConfig(AppConfig):
     def ready(self) -> None:
         from . import reference_tables
         from .conf import check_carm_settings
-        from .models import HolidayOverride
+        from .models import DueDateOverride, HolidayOverride, InterestRate
 
         # An admin edit reaches every process: see carm_portal/reference_tables.py.
-        post_save.connect(reference_tables.changed, sender=HolidayOverride, dispatch_uid="reftable-holiday-save")
-        post_delete.connect(reference_tables.changed, sender=HolidayOverride, dispatch_uid="reftable-holiday-delete")
+        for model in (HolidayOverride, DueDateOverride, InterestRate):
+            uid = f"reftable-{model._meta.label_lower}"
+            post_save.connect(reference_tables.changed, sender=model, dispatch_uid=f"{uid}-save")
+            post_delete.connect(reference_tables.changed, sender=model, dispatch_uid=f"{uid}-delete")
         # Data migrations use historical models (no signals): every table is re-read after migrate.
         post_migrate.connect(reference_tables.bump_all, sender=self, dispatch_uid="reftable-migrate")
         checks.register(check_carm_settings)

@@ -1,7 +1,10 @@
 from django.conf import settings
+from django.core.exceptions import ValidationError
 from django.db import models
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
+
+from carm_portal import calendar
 
 
 class HolidayOverride(models.Model):
@@ -96,3 +99,50 @@ class JobProgress(models.Model):
 
     def __str__(self) -> str:
         return self.key
+
+
+class InterestRate(models.Model):
+    """The specified annual rate (CBSA's prescribed rate + 6 points) in force from ``effective_from``
+    until the next row's day. One row per quarter, plus rows where a waiver starts or ends: a
+    waiver is a 0% row (the 2025 CARM transition, Customs Notice 25-02); it waives penalties too."""
+
+    effective_from = models.DateField(_("in force from"), unique=True)
+    annual_rate = models.DecimalField(
+        _("annual rate"), max_digits=8, decimal_places=6,
+        help_text=_("The specified rate charged on overdue amounts, as a fraction: 0.09 for 9%. 0 is a waiver."),
+    )
+    note = models.CharField(_("note"), max_length=200, blank=True)
+
+    class Meta:
+        db_table = "billing_interestrate"  # its name from when it lived in the billing app
+        ordering = ["-effective_from"]
+        verbose_name = _("interest rate")
+        verbose_name_plural = _("interest rates")
+
+    def __str__(self) -> str:
+        return f"{self.effective_from}: {self.annual_rate}"
+
+    def clean(self) -> None:
+        if self.annual_rate is not None and not (0 <= self.annual_rate < 1):
+            raise ValidationError({"annual_rate": _("A rate is a fraction between 0 and 1: 0.09 for 9%.")})
+
+
+class DueDateOverride(models.Model):
+    """A due date CBSA published for a period (deferred for holidays); wins over the weekday rule."""
+
+    period_end = models.DateField(_("period end"), unique=True)
+    due_date = models.DateField(_("due date"))
+    note = models.CharField(_("note"), max_length=200, blank=True)
+
+    class Meta:
+        db_table = "billing_duedateoverride"  # its name from when it lived in the billing app
+        ordering = ["-period_end"]
+        verbose_name = _("due date override")
+        verbose_name_plural = _("due date overrides")
+
+    def __str__(self) -> str:
+        return f"{self.period_end} → {self.due_date}"
+
+    def clean(self) -> None:
+        if self.period_end and not calendar.is_period_end(self.period_end):
+            raise ValidationError({"period_end": _("A billing period ends on the 17th.")})

@@ -287,3 +287,43 @@ def stored_pdf(
             for stale in (old, _meta_path(old)):
                 stale.unlink(missing_ok=True)
     return StoredPdf(path=path, sha256=sha, size=len(data), rendered=True, seconds=seconds)
+
+
+# --- Serving stored PDFs (every app's views and API) --------------------------------------------------
+
+# Celery limits of every ``<app>.pdf.<what>`` render task (a statement of ~21k lines needs longer).
+TASK_LIMITS = {"soft_time_limit": 120, "time_limit": 150}
+
+
+def render_inline() -> bool:
+    """In the eager demo (no broker) there is no pdf worker: render during the request."""
+    return bool(getattr(settings, "CELERY_TASK_ALWAYS_EAGER", False))
+
+
+def ask_worker_once(task_name: str, object_id: int, key: str) -> None:
+    """Ask the pdf worker once, however often a waiting client asks again: one open outbox item
+    per document version (sent again by the sweeper if the broker was down or the message lost)."""
+    from carm_portal import outbox
+
+    outbox.enqueue(task_name, object_id, key=f"pdf:{key}")
+
+
+def file_response(stored: StoredPdf, filename: str):
+    """The stored PDF as a private download (never rendered inline in the portal's origin)."""
+    from django.http import FileResponse
+
+    response = FileResponse(open(stored.path, "rb"), content_type="application/pdf",  # noqa: SIM115
+                            as_attachment=True, filename=filename)
+    response["Cache-Control"] = "private, no-store"
+    response["X-Content-Type-Options"] = "nosniff"
+    response["ETag"] = f'"{stored.sha256}"'
+    return response
+
+
+def pending_page(request, *, back_url: str = "", back_label: str = ""):
+    """202 "being prepared" page that reloads itself until the worker has rendered the PDF."""
+    from django.shortcuts import render
+
+    response = render(request, "pdf_pending.html", {"back_url": back_url, "back_label": back_label}, status=202)
+    response["Retry-After"] = "3"
+    return response

@@ -10,8 +10,8 @@ How an admin edit reaches every process:
 
 * The Django cache (Redis in production, ``REDIS_URL``; locmem in the demo) holds a version per
   table, ``reftable:<name>:version``, and the rows themselves under ``reftable:<name>:data:<version>``.
-* Saving or deleting a row (``post_save`` / ``post_delete``, connected in ``CarmPortalConfig.ready``
-  and ``BillingConfig.ready``; the admin's bulk "delete selected" sends ``post_delete`` per row)
+* Saving or deleting a row (``post_save`` / ``post_delete``, connected in ``CarmPortalConfig.ready``;
+  the admin's bulk "delete selected" sends ``post_delete`` per row)
   calls ``bump(name)``: the saving process drops its memo at once, and once the transaction
   commits the cache version is incremented (``transaction.on_commit``), so a process that sees
   the new version never reads the old rows. Code that changes these tables without signals
@@ -69,7 +69,7 @@ def _build_holidays(rows) -> tuple[frozenset[date], frozenset[date]]:
 
 
 def _due_date_rows() -> list:
-    from billing.models import DueDateOverride
+    from carm_portal.models import DueDateOverride
 
     return list(DueDateOverride.objects.order_by("period_end").values_list("period_end", "due_date"))
 
@@ -79,7 +79,7 @@ def _build_due_dates(rows) -> Mapping[date, date]:
 
 
 def _interest_rows() -> list:
-    from billing.models import InterestRate
+    from carm_portal.models import InterestRate
 
     return list(InterestRate.objects.order_by("effective_from").values_list("effective_from", "annual_rate"))
 
@@ -97,8 +97,8 @@ class _Table:
 
 TABLES: dict[str, _Table] = {
     "holiday_overrides": _Table(_holiday_rows, _build_holidays, "carm_portal.HolidayOverride"),
-    "due_date_overrides": _Table(_due_date_rows, _build_due_dates, "billing.DueDateOverride"),
-    "interest_rates": _Table(_interest_rows, _build_rates, "billing.InterestRate"),
+    "due_date_overrides": _Table(_due_date_rows, _build_due_dates, "carm_portal.DueDateOverride"),
+    "interest_rates": _Table(_interest_rows, _build_rates, "carm_portal.InterestRate"),
 }
 _BY_MODEL = {table.model: name for name, table in TABLES.items()}
 

@@ -45,6 +45,7 @@ INSTALLED_APPS = [
     "pgtrigger",
     "carm_portal",
     "accounts",
+    "billing.ledger",
     "declarations",
     "billing",
     "billing.rpp",
@@ -188,7 +189,7 @@ CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": CELERY_VISIBILITY_TIMEO
 # PDF rendering (WeasyPrint) runs on its own queue and workers: task names "<app>.pdf.<what>".
 CELERY_TASK_ROUTES = {"*.pdf.*": {"queue": "pdf"}}
 # Task modules not named tasks.py (autodiscovery finds only those).
-CELERY_IMPORTS = ["billing.pdf_tasks"]
+CELERY_IMPORTS = ["billing.pdf_tasks", "declarations.cad_pdf"]
 CELERY_TIMEZONE = TIME_ZONE
 CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
 

@@ -59,7 +59,7 @@ from accounts import audit
 from accounts.access import program_accounts_for
 from accounts.models import ProgramAccount, User
 from accounts.roles import Scope
-from billing import ledger
+from billing.ledger import services as ledger
 from carm_portal.conf import carm
 
 from . import deadlines, transaction_numbers

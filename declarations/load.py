@@ -33,8 +33,8 @@ from django.utils import timezone
 from stdnum import luhn
 
 from accounts.models import Business, ProgramAccount, User
-from billing import ledger
-from billing.models import LedgerEntry
+from billing.ledger import services as ledger
+from billing.ledger.models import LedgerEntry
 from carm_portal import calendar
 
 from . import bulk, deadlines, transaction_numbers

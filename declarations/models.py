@@ -480,7 +480,7 @@ class CADVersion(_TotalsMixin, models.Model):
     gst_total = _money(_("GST"))
     dt_total = _money(_("duties and taxes"))
     ledger_entry = models.OneToOneField(
-        "billing.LedgerEntry", on_delete=models.PROTECT, null=True, blank=True, related_name="cad_version",
+        "ledger.LedgerEntry", on_delete=models.PROTECT, null=True, blank=True, related_name="cad_version",
         verbose_name=_("ledger entry"),
     )
 

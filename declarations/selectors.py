@@ -12,8 +12,8 @@ from django.utils import timezone
 from accounts.access import program_accounts_for
 from accounts.models import User
 from accounts.roles import Scope
-from billing import ledger
-from billing.models import LedgerEntry
+from billing.ledger import services as ledger
+from billing.ledger.models import LedgerEntry
 
 from . import deadlines
 from .models import CAD, CADLine, CADVersion

@@ -30,8 +30,9 @@ from accounts import audit
 from accounts.access import delegations_in_force, program_accounts_for, require_cbsa_officer
 from accounts.models import Business, Membership, ProgramAccount, User
 from accounts.roles import Scope
-from billing import interest, ledger
-from billing.models import LedgerEntry
+from billing.ledger import interest
+from billing.ledger import services as ledger
+from billing.ledger.models import LedgerEntry
 from carm_portal import calendar, idempotency, outbox
 from carm_portal.conf import carm
 from carm_portal.exceptions import ApplicationError

@@ -12,6 +12,7 @@ urlpatterns = [
     path("upload/<str:upload_id>/", views.cad_upload_status, name="cad_upload_status"),
     path("upload/<str:upload_id>/progress/", views.cad_upload_progress, name="cad_upload_progress"),
     path("<int:pk>/", views.cad_detail, name="cad_detail"),
+    path("<int:pk>/pdf/", views.cad_pdf, name="cad_pdf"),
     path("<int:pk>/edit/", views.cad_edit, name="cad_edit"),
     path("<int:pk>/submit/", views.cad_submit, name="cad_submit"),
     path("<int:pk>/amend/", views.cad_amend, name="cad_amend"),

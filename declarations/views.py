@@ -22,16 +22,17 @@ from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
-from django.views.decorators.http import require_POST
+from django.views.decorators.http import require_GET, require_POST
 
 from accounts.access import can, program_accounts_for
 from accounts.acting import get_acting_for
 from accounts.models import ProgramAccount
 from accounts.roles import Scope
-from carm_portal import outbox
+from carm_portal import outbox, pdf
 from carm_portal.conf import carm
 from carm_portal.exceptions import ApplicationError
 
+from . import cad_pdf as cad_documents
 from . import deadlines, selectors, services, tasks
 from .calculation import Totals
 from .forms import (
@@ -436,3 +437,14 @@ def cad_upload_progress(request, upload_id):
         "errors": len(state.get("errors") or []), "cads": state.get("cad_count", 0),
         "finished": state.get("state") in ("done", "failed"),
     })
+
+
+@login_required
+@require_GET
+def cad_pdf(request, pk: int):
+    """The CAD as a PDF download (202 "being prepared" while the pdf worker renders it)."""
+    cad = selectors.get_cad_for_user_or_404(request.user, pk, Scope.DECLARATIONS)
+    stored = cad_documents.cad_pdf_or_enqueue(cad)
+    if stored is None:
+        return pdf.pending_page(request, back_url=reverse("cad_detail", args=[cad.pk]), back_label=_("Back to the CAD"))
+    return pdf.file_response(stored, cad_documents.filename(cad))

@@ -89,7 +89,7 @@ ROUTES: dict[str, Route] = {
     "cad_list": L, "cad_create": L, "cad_calculate": L, "cad_upload": L,
     "cad_upload_status": Route("list", None, {"upload_id": "0" * 32}),
     "cad_upload_progress": Route("list", None, {"upload_id": "0" * 32}),
-    "cad_detail": _o("cad"), "cad_edit": _o("cad"), "cad_submit": _o("cad"), "cad_amend": _o("cad"),
+    "cad_detail": _o("cad"), "cad_pdf": _o("cad"), "cad_edit": _o("cad"), "cad_submit": _o("cad"), "cad_amend": _o("cad"),
     "cad_withdraw": _o("cad"),
     "api-cad-list": L, "api-cad-file": L, "api-cad-import-csv": L, "api-cad-detail": _o("cad"),
     "api-cad-amend": _o("cad"), "api-cad-submit": _o("cad"), "api-cad-versions": _o("cad"),
@@ -100,7 +100,7 @@ ROUTES: dict[str, Route] = {
     # billing
     "billing-statements": L, "billing-statement-detail": _o("statement"), "billing-statement-pdf": _o("statement"),
     "billing-statement-csv": _o("statement"), "billing-transactions": L, "billing-transactions-csv": L,
-    "billing-payments": L, "billing-cad-pdf": _o("cad"), "billing-ops": OFF, "billing-ops-progress": OFF,
+    "billing-payments": L, "billing-ops": OFF, "billing-ops-progress": OFF,
     "billing-ops-retry": _off("billing_run"),
     "api-statement-list": L, "api-statement-detail": _o("statement"), "api-statement-pdf": _o("statement"),
     "api-ledger-entry-list": L, "api-ledger-entry-detail": _o("entry"), "api-daily-notice-list": L,
@@ -203,7 +203,7 @@ class World(dict):
 
 
 def _entry(pa, kind, amount, ref, key, *, period=PERIOD, effective=date(2025, 10, 1)):
-    from billing.models import LedgerEntry
+    from billing.ledger.models import LedgerEntry
 
     return LedgerEntry.objects.create(
         program_account=pa, kind=kind, amount=Decimal(amount), effective_date=effective, billing_period=period,
@@ -220,7 +220,8 @@ def _tenant(tag: str, pa, bam, amount: str, officer, n: int) -> dict:
         Penalty,
         StatementOfAdjustment,
     )
-    from billing.models import BillingRun, DailyNotice, LedgerEntry, Payment, Statement
+    from billing.ledger.models import LedgerEntry
+    from billing.models import BillingRun, DailyNotice, Payment, Statement
     from billing.offsetting.models import Allocation, Refund
     from billing.rpp.models import (
         Bond,
@@ -305,7 +306,7 @@ def world(db, settings, tmp_path):
     w["other"] = _tenant("OTHERB", brm, b.bam, "3579.24", officer, 3)
     w["other"]["markers"].append(b.legal_name)
     # An offset across A's RMs: RM0002's credit paid RM0001's debt (auto_business).
-    from billing.models import LedgerEntry
+    from billing.ledger.models import LedgerEntry
     from billing.offsetting.models import Allocation
 
     cross_credit = _entry(rm2, LedgerEntry.Kind.PAYMENT, "-24.68", "RMTWO-XCREDIT", "x-credit")

@@ -25,7 +25,7 @@ from rest_framework.views import APIView
 from accounts.access import businesses_for, get_program_account_or_404, program_accounts_for
 from accounts.models import Business
 from accounts.roles import Scope
-from billing.models import LedgerEntry
+from billing.ledger.models import LedgerEntry
 from carm_portal.calendar import period_start
 
 from . import selectors, services

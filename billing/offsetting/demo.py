@@ -10,8 +10,8 @@ from decimal import Decimal
 
 from django.utils import timezone
 
-from billing import ledger
-from billing.models import LedgerEntry
+from billing.ledger import services as ledger
+from billing.ledger.models import LedgerEntry
 
 from . import selectors, services
 

@@ -23,7 +23,7 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from accounts.models import Business, ProgramAccount
-from billing.models import LedgerEntry
+from billing.ledger.models import LedgerEntry
 
 
 class Allocation(models.Model):

@@ -35,7 +35,7 @@ from django.db.models import (
 from django.db.models.functions import Coalesce
 
 from accounts.models import ProgramAccount
-from billing.models import LedgerEntry
+from billing.ledger.models import LedgerEntry
 from carm_portal import calendar
 from carm_portal.calendar import payment_due_date, period_start
 from carm_portal.money import ZERO, quantize

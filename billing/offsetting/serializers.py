@@ -10,7 +10,7 @@ from rest_framework import serializers
 
 from accounts.models import Business
 from accounts.serializers import ProgramAccountBriefSerializer
-from billing.models import LedgerEntry
+from billing.ledger.models import LedgerEntry
 from carm_portal.validators import MAX_ID
 
 from . import selectors

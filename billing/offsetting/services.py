@@ -41,8 +41,8 @@ from accounts import services as accounts_services
 from accounts.access import program_accounts_for, require_cbsa_officer
 from accounts.models import Business, Membership, ProgramAccount, User
 from accounts.roles import Right, Scope, roles_with
-from billing import ledger
-from billing.models import LedgerEntry
+from billing.ledger import services as ledger
+from billing.ledger.models import LedgerEntry
 from carm_portal import outbox
 from carm_portal.conf import carm
 from carm_portal.exceptions import ApplicationError

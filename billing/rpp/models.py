@@ -262,7 +262,7 @@ class CashDeposit(models.Model):
     received_date = models.DateField(_("received"))
     reference = models.CharField(_("reference"), max_length=40, blank=True)
     ledger_entry = models.OneToOneField(
-        "billing.LedgerEntry", on_delete=models.PROTECT, null=True, blank=True, related_name="+",
+        "ledger.LedgerEntry", on_delete=models.PROTECT, null=True, blank=True, related_name="+",
         verbose_name=_("ledger entry"),
     )
     created_at = models.DateTimeField(_("recorded"), default=timezone.now)

@@ -21,7 +21,7 @@ from django.utils import timezone
 from accounts.access import program_accounts_for
 from accounts.models import ProgramAccount, User
 from accounts.roles import Scope
-from billing.models import LedgerEntry
+from billing.ledger.models import LedgerEntry
 from carm_portal.money import CENT, ZERO, quantize
 
 from .models import (

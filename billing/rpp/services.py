@@ -47,8 +47,8 @@ from django.utils.translation import gettext as _
 from accounts import audit
 from accounts.models import Business, Membership, ProgramAccount, User
 from accounts.roles import Role
-from billing.ledger import post_entry
-from billing.models import DUTIES_AND_TAXES_FIELDS, LedgerEntry
+from billing.ledger.models import DUTIES_AND_TAXES_FIELDS, LedgerEntry
+from billing.ledger.services import post_entry
 from carm_portal import calendar, outbox
 from carm_portal.conf import carm
 from carm_portal.exceptions import ApplicationError

@@ -6,7 +6,7 @@ from decimal import Decimal
 import pytest
 
 from appeals.models import Penalty, StatementOfAdjustment
-from billing.models import LedgerEntry
+from billing.ledger.models import LedgerEntry
 from tests.appeals.conftest import make_cad
 
 

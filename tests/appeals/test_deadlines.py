@@ -63,7 +63,7 @@ def test_deadlines_shown_for_an_appeal(cbsa, account, importer):
 
 
 def test_citt_deadline_after_a_s60_decision_not_after_an_amps_one(cbsa, account, importer):
-    from billing import ledger
+    from billing.ledger import services as ledger
 
     statement = make_statement(cbsa, account, decision_date=date(2026, 3, 2), change="400.00")
     # Paid: the account owes nothing when the request is filed.

@@ -18,8 +18,8 @@ import time_machine
 
 from accounts.models import ProgramAccount
 from appeals import paid_or_secured, services
-from billing import ledger
-from billing.models import LedgerEntry
+from billing.ledger import services as ledger
+from billing.ledger.models import LedgerEntry
 from billing.offsetting.models import Allocation
 from billing.rpp import services as rpp_services
 from carm_portal.exceptions import ApplicationError

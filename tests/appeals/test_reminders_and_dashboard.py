@@ -12,7 +12,7 @@ from appeals.demo import DEMO_NPA
 from appeals.models import Appeal, AppealNotice, Penalty
 from appeals.reminders import send_reminders
 from appeals.schedule import BEAT_SCHEDULE
-from billing.models import LedgerEntry
+from billing.ledger.models import LedgerEntry
 from tests.appeals.conftest import make_penalty
 
 

@@ -12,9 +12,10 @@ from accounts.models import AuditEvent
 from appeals import services, storage
 from appeals.models import Appeal, AppealTransition, ExtensionApplication
 from appeals.tasks import render_decision_letter
-from billing import ledger
-from billing.models import InterestRate, LedgerEntry
+from billing.ledger import services as ledger
+from billing.ledger.models import LedgerEntry
 from carm_portal.exceptions import ApplicationError
+from carm_portal.models import InterestRate
 from tests import factories
 from tests.appeals.conftest import make_cad, make_penalty, make_statement, walk_to_assigned
 

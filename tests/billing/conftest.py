@@ -79,12 +79,11 @@ def billing_settings(settings):
 def ensure_interest_rates() -> None:
     import importlib
 
-    from django.apps import apps
-
-    from billing.models import InterestRate
+    from carm_portal.models import InterestRate
+    from tests.migration_state import run_migration_function
 
     seed = importlib.import_module("billing.migrations.0004_seed_interest_rates")
     for (year, month), rate in seed.RATES.items():
         InterestRate.objects.get_or_create(effective_from=date(year, month, 1),
                                            defaults={"annual_rate": Decimal(rate), "note": "Seeded"})
-    importlib.import_module("billing.migrations.0006_interest_rate_effective_from").waiver(apps, None)
+    run_migration_function("billing", "0006_interest_rate_effective_from", "waiver")

@@ -8,8 +8,10 @@ from decimal import Decimal
 
 from django.db import transaction
 
-from billing import cycle, ledger
-from billing.models import LedgerEntry, Statement
+from billing import cycle
+from billing.ledger import services as ledger
+from billing.ledger.models import LedgerEntry
+from billing.models import Statement
 from carm_portal import calendar
 
 K = LedgerEntry.Kind

@@ -11,8 +11,10 @@ from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 from rest_framework.test import APIClient
 
-from billing import ledger, notices, services
-from billing.models import BillingRun, DailyNotice, LedgerEntry, Payment, Statement
+from billing import notices, services
+from billing.ledger import services as ledger
+from billing.ledger.models import LedgerEntry
+from billing.models import BillingRun, DailyNotice, Payment, Statement
 from tests import factories
 
 pytestmark = pytest.mark.django_db

@@ -10,15 +10,10 @@ from django.db import connection
 from django.db.models import Sum
 
 from billing import cycle, services
-from billing.models import (
-    BillingRun,
-    BillingRunChunk,
-    DueDateOverride,
-    InterestRate,
-    LedgerEntry,
-    Statement,
-)
+from billing.ledger.models import LedgerEntry
+from billing.models import BillingRun, BillingRunChunk, Statement
 from carm_portal.calendar import payment_due_date
+from carm_portal.models import DueDateOverride, InterestRate
 from tests.billing.conftest import (
     PERIOD,
     PREVIOUS,
@@ -139,7 +134,7 @@ def test_a_failed_chunk_is_recorded_and_retried_alone(billing_settings, django_c
 
 
 def test_worked_example_3_statement(importer):
-    from billing import ledger
+    from billing.ledger import services as ledger
 
     account = importer.program_accounts.order_by("number").first()
     rows = [("cad_charge", "12400.00", 3), ("cad_charge", "8150.00", 6), ("cad_correction", "-650.00", 12),

@@ -12,10 +12,13 @@ from django.urls import reverse
 from django.utils import timezone
 
 from accounts.readiness import readiness_for
-from billing import demo, ledger, services
-from billing.models import BillingRun, InterestRate, LedgerEntry, Payment, Statement
+from billing import demo, services
+from billing.ledger import services as ledger
+from billing.ledger.models import LedgerEntry
+from billing.models import BillingRun, Payment, Statement
 from billing.overdue import overdue_amounts
 from carm_portal import calendar
+from carm_portal.models import InterestRate
 from tests import factories
 from tests.billing.conftest import PREVIOUS, ensure_interest_rates, generate_accounts
 
@@ -100,8 +103,9 @@ def test_admin_pages_load_and_statements_are_read_only(client, importer):
                       effective_date=date(2025, 11, 3), billing_period=date(2025, 11, 17), idempotency_key="adm")
     run = services.run_in_process(date(2025, 11, 17))
     statement = Statement.objects.get()
-    for name in ("billingrun", "statement", "payment", "interestrate", "duedateoverride", "dailynotice", "ledgerentry"):
-        assert client.get(reverse(f"admin:billing_{name}_changelist")).status_code == 200, name
+    for name in ("billing_billingrun", "billing_statement", "billing_payment", "carm_portal_interestrate",
+                 "carm_portal_duedateoverride", "billing_dailynotice", "ledger_ledgerentry"):
+        assert client.get(reverse(f"admin:{name}_changelist")).status_code == 200, name
     assert client.get(reverse("admin:billing_billingrun_change", args=[run.pk])).status_code == 200
     assert client.get(reverse("admin:billing_statement_delete", args=[statement.pk])).status_code == 403
     response = client.post(reverse("admin:billing_billingrun_changelist"),

@@ -9,8 +9,10 @@ from decimal import Decimal as D
 import pytest
 from django.db import IntegrityError, InternalError, connection, transaction
 
-from billing import cycle, ledger, selectors
-from billing.models import LedgerEntry, Statement
+from billing import cycle, selectors
+from billing.ledger import services as ledger
+from billing.ledger.models import LedgerEntry
+from billing.models import Statement
 from tests.conftest import IN_CI
 
 pytestmark = pytest.mark.django_db

@@ -6,17 +6,19 @@ day ranges, rounded half up to the cent once.
 
 from __future__ import annotations
 
-import importlib
 from datetime import date
 from decimal import Decimal as D
 
 import pytest
-from django.apps import apps
 
-from billing import cycle, ledger, overdue, services
-from billing.interest import interest_between, is_waived
-from billing.models import InterestRate, LedgerEntry, Statement
+from billing import cycle, overdue, services
+from billing.ledger import services as ledger
+from billing.ledger.interest import interest_between, is_waived
+from billing.ledger.models import LedgerEntry
+from billing.models import Statement
 from carm_portal.calendar import payment_due_date
+from carm_portal.models import InterestRate
+from tests.migration_state import run_migration_function
 
 pytestmark = pytest.mark.django_db
 
@@ -145,5 +147,5 @@ def test_a_statement_paid_by_its_due_date_earns_neither_interest_nor_penalty(nin
 
 def test_migration_waiver_leaves_admin_edited_rows_alone(nine_percent):
     InterestRate.objects.create(effective_from=date(2025, 7, 1), annual_rate=D("0.08"), note="Set by an admin")
-    importlib.import_module("billing.migrations.0006_interest_rate_effective_from").waiver(apps, None)
+    run_migration_function("billing", "0006_interest_rate_effective_from", "waiver")
     assert InterestRate.objects.get(effective_from=date(2025, 7, 1)).annual_rate == D("0.08")

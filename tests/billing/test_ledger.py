@@ -7,8 +7,8 @@ import pytest
 from django.core.exceptions import ValidationError
 from django.db import DatabaseError, connection, transaction
 
-from billing import ledger
-from billing.models import LedgerEntry
+from billing.ledger import services as ledger
+from billing.ledger.models import LedgerEntry
 from carm_portal import calendar
 from tests.conftest import IN_CI
 

@@ -11,8 +11,9 @@ from django.utils import timezone
 
 from accounts.models import AuditEvent
 from accounts.roles import Role
-from billing import ledger
-from billing.models import LedgerEntry, Payment
+from billing.ledger import services as ledger
+from billing.ledger.models import LedgerEntry
+from billing.models import Payment
 from billing.payments import payment_record
 from carm_portal import calendar
 from carm_portal.exceptions import ApplicationError
@@ -94,8 +95,8 @@ def test_amount_and_date_are_checked(importer, account):
 
 
 def test_worked_example_interest(db):
-    from billing.interest import interest_between
-    from billing.models import InterestRate
+    from billing.ledger.interest import interest_between
+    from carm_portal.models import InterestRate
 
     InterestRate.objects.all().delete()
     InterestRate.objects.create(effective_from=date(2025, 10, 1), annual_rate=Decimal("0.09"))
@@ -109,7 +110,8 @@ def test_worked_example_interest(db):
 def test_a_late_payment_earns_interest_on_the_next_statement(importer, account, settings):
     """Worked example 3 shape: 19,200 due 2025-12-01, 15,000 paid on time → 4,200 overdue from 12-02."""
     from billing import services
-    from billing.models import InterestRate, Statement
+    from billing.models import Statement
+    from carm_portal.models import InterestRate
 
     InterestRate.objects.all().delete()  # no 2025 waiver here: 9% throughout
     InterestRate.objects.create(effective_from=date(2025, 10, 1), annual_rate=Decimal("0.09"))

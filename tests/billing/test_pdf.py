@@ -204,7 +204,7 @@ def test_statement_pdfs_are_enqueued_on_commit(statement, django_capture_on_comm
 def test_cad_pdf_holds_header_lines_totals_and_versions(tariff, importer, account, client, tmp_path):  # noqa: F811
     cad = file_cad(importer.bam, account)  # auto-accepted: version 1 and its charge posted
     client.force_login(importer.bam)
-    response = client.get(reverse("billing-cad-pdf", args=[cad.pk]))
+    response = client.get(reverse("cad_pdf", args=[cad.pk]))
     assert response.status_code == 200 and response["Content-Type"] == "application/pdf"
     data = b"".join(response.streaming_content)
     text = pdf_text(data, tmp_path, layout=False)  # reading order: the title may wrap
@@ -216,8 +216,8 @@ def test_cad_pdf_holds_header_lines_totals_and_versions(tariff, importer, accoun
 def test_cad_pdf_is_404_outside_the_gate(tariff, importer, other_importer, account, client):  # noqa: F811
     cad = file_cad(importer.bam, account)
     client.force_login(other_importer.bam)
-    assert client.get(reverse("billing-cad-pdf", args=[cad.pk])).status_code == 404
-    assert client.get(reverse("billing-cad-pdf", args=[10**9])).status_code == 404
+    assert client.get(reverse("cad_pdf", args=[cad.pk])).status_code == 404
+    assert client.get(reverse("cad_pdf", args=[10**9])).status_code == 404
 
 
 def test_pdf_render_figures(account, importer, tmp_path, capsys):

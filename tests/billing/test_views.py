@@ -16,8 +16,10 @@ from django.utils import timezone
 
 from accounts.acting import SESSION_KEY
 from accounts.roles import Role
-from billing import charts, ledger, selectors
-from billing.models import BillingRun, BillingRunChunk, LedgerEntry, Statement
+from billing import charts, selectors
+from billing.ledger import services as ledger
+from billing.ledger.models import LedgerEntry
+from billing.models import BillingRun, BillingRunChunk, Statement
 from billing.panels import PANEL_KEY, register_panels
 from carm_portal import calendar
 from carm_portal.money import format_cad

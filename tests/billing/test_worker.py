@@ -15,7 +15,8 @@ from pathlib import Path
 import pytest
 
 from billing import services
-from billing.models import BillingRun, BillingRunChunk, LedgerEntry, Statement
+from billing.ledger.models import LedgerEntry
+from billing.models import BillingRun, BillingRunChunk, Statement
 from tests.billing.conftest import (
     PERIOD,
     PREVIOUS,

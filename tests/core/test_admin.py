@@ -53,7 +53,7 @@ def _rows_the_demo_lacks() -> None:
         Penalty,
         StatementOfAdjustment,
     )
-    from billing.models import DailyNotice, DueDateOverride
+    from billing.models import DailyNotice
     from billing.offsetting.models import Refund
     from billing.rpp import services as rpp
     from billing.rpp.models import (
@@ -62,7 +62,7 @@ def _rows_the_demo_lacks() -> None:
         SecurityForecast,
         SecurityRequirement,
     )
-    from carm_portal.models import HolidayOverride
+    from carm_portal.models import DueDateOverride, HolidayOverride
     from declarations.models import CAD
 
     today = ON.date()

@@ -79,7 +79,7 @@ def test_a_due_date_rolled_off_a_friday_holiday_skips_saturday_unless_configured
 
 @pytest.mark.django_db
 def test_the_override_table_wins_over_the_holiday_roll():
-    from billing.models import DueDateOverride
+    from carm_portal.models import DueDateOverride
 
     DueDateOverride.objects.create(period_end=date(2026, 6, 17), due_date=date(2026, 7, 3))
     assert calendar.payment_due_date(date(2026, 6, 17)) == date(2026, 7, 3)

@@ -12,7 +12,8 @@ from django.db import connection, connections
 from django.utils import timezone
 from rest_framework.test import APIClient
 
-from billing.models import LedgerEntry, Payment
+from billing.ledger.models import LedgerEntry
+from billing.models import Payment
 from carm_portal.models import IdempotentRequest
 
 API = "/api/v1"

@@ -58,8 +58,8 @@ def account(importer):
 
 
 def _debt(account, amount="500.00"):
-    from billing import ledger
-    from billing.models import LedgerEntry
+    from billing.ledger import services as ledger
+    from billing.ledger.models import LedgerEntry
     from carm_portal import calendar
 
     period = calendar.billing_period_for(timezone.localdate() - timedelta(days=70))
@@ -92,13 +92,13 @@ def test_a_rolled_back_change_leaves_no_item():
 
 def test_open_items_with_one_key_are_one_item(broker_down, django_capture_on_commit_callbacks):
     with django_capture_on_commit_callbacks(execute=True):
-        first = outbox.enqueue("billing.pdf.render_cad", 1, key="pdf:cad:1:v1")
+        first = outbox.enqueue("declarations.pdf.render_cad", 1, key="pdf:cad:1:v1")
     with django_capture_on_commit_callbacks(execute=True):
-        again = outbox.enqueue("billing.pdf.render_cad", 1, key="pdf:cad:1:v1")
+        again = outbox.enqueue("declarations.pdf.render_cad", 1, key="pdf:cad:1:v1")
     assert again.pk == first.pk and OutboxItem.objects.count() == 1
     broker_down()
     OutboxItem.objects.update(status=OutboxItem.Status.DONE)
-    assert outbox.enqueue("billing.pdf.render_cad", 1, key="pdf:cad:1:v1").pk != first.pk  # a done one is history
+    assert outbox.enqueue("declarations.pdf.render_cad", 1, key="pdf:cad:1:v1").pk != first.pk  # a done one is history
 
 
 def test_broker_down_keeps_the_item_pending_and_the_sweeper_sends_it_once_back(
@@ -128,7 +128,7 @@ def test_a_sent_item_that_never_finished_is_sent_again(broker_down, settings):
 def test_a_failing_task_is_retried_then_marked_failed(settings, django_capture_on_commit_callbacks):
     settings.CARM = {**settings.CARM, "OUTBOX_MAX_ATTEMPTS": 2}
     with django_capture_on_commit_callbacks(execute=True):
-        item = outbox.enqueue("billing.pdf.render_cad", 999_999_999)  # eager; the task: "gone", a success
+        item = outbox.enqueue("declarations.pdf.render_cad", 999_999_999)  # eager; the task: "gone", a success
         bad = outbox.enqueue("no.such.task")
     item.refresh_from_db()
     assert item.status == OutboxItem.Status.DONE
@@ -178,15 +178,15 @@ def test_a_cad_pdf_with_the_broker_down_says_being_prepared(client, importer, ac
     cad = make_cad(account)
     client.force_login(importer.bam)
     with django_capture_on_commit_callbacks(execute=True):
-        response = client.get(f"/billing/cads/{cad.pk}/pdf/")
+        response = client.get(f"/declarations/{cad.pk}/pdf/")
     assert response.status_code == 202 and response["Retry-After"]
     with django_capture_on_commit_callbacks(execute=True):
-        assert client.get(f"/billing/cads/{cad.pk}/pdf/").status_code == 202  # a poll does not queue it again
-    assert OutboxItem.objects.filter(task="billing.pdf.render_cad", args=[cad.pk]).count() == 1
+        assert client.get(f"/declarations/{cad.pk}/pdf/").status_code == 202  # a poll does not queue it again
+    assert OutboxItem.objects.filter(task="declarations.pdf.render_cad", args=[cad.pk]).count() == 1
     broker_down()
     assert outbox.sweep(now=timezone.now() + timedelta(hours=1)) == 1
-    assert OutboxItem.objects.get(task="billing.pdf.render_cad").status == OutboxItem.Status.DONE
-    assert client.get(f"/billing/cads/{cad.pk}/pdf/").status_code == 200
+    assert OutboxItem.objects.get(task="declarations.pdf.render_cad").status == OutboxItem.Status.DONE
+    assert client.get(f"/declarations/{cad.pk}/pdf/").status_code == 200
 
 
 def test_an_appeal_decision_with_the_broker_down_is_kept_and_its_letter_follows(

@@ -24,9 +24,8 @@ from django.core.cache import cache
 from django.db import DatabaseError, connection, transaction
 from django.urls import reverse
 
-from billing.models import DueDateOverride, InterestRate
 from carm_portal import reference_tables
-from carm_portal.models import HolidayOverride
+from carm_portal.models import DueDateOverride, HolidayOverride, InterestRate
 from carm_portal.reference_tables import due_date_overrides, holiday_overrides, interest_rates
 from tests.celery_worker import ROOT, _unavailable, redis_url
 
@@ -323,7 +322,7 @@ def test_an_admin_edit_reaches_another_process_within_seconds(settings, superuse
         )
         assert response.status_code == 302
         response = superuser_client.post(
-            reverse("admin:billing_duedateoverride_add"),
+            reverse("admin:carm_portal_duedateoverride_add"),
             {"period_end": period.isoformat(), "due_date": due.isoformat(), "note": ""},
         )
         assert response.status_code == 302

@@ -6,7 +6,7 @@ import pytest
 from django.contrib.admin.helpers import ACTION_CHECKBOX_NAME
 from django.urls import reverse
 
-from billing.models import LedgerEntry
+from billing.ledger.models import LedgerEntry
 from declarations import services
 from declarations.models import CAD, CADVersion
 from tests import factories
@@ -31,14 +31,14 @@ def test_pages_render(admin_client, importer, account, tariff, cbsa):
                 reverse("admin:declarations_tariffitem_changelist"),
                 reverse("admin:declarations_exchangerate_changelist"),
                 reverse("admin:declarations_tarifftreatment_changelist"),
-                reverse("admin:billing_ledgerentry_changelist"),
-                reverse("admin:billing_ledgerentry_change", args=[LedgerEntry.objects.get().pk]),
+                reverse("admin:ledger_ledgerentry_changelist"),
+                reverse("admin:ledger_ledgerentry_change", args=[LedgerEntry.objects.get().pk]),
                 reverse("admin:declarations_cad_changelist") + f"?q={cad.transaction_number}"):
         assert admin_client.get(url).status_code == 200, url
     # Never deletable, never addable from the admin.
-    assert admin_client.get(reverse("admin:billing_ledgerentry_delete",
+    assert admin_client.get(reverse("admin:ledger_ledgerentry_delete",
                                     args=[LedgerEntry.objects.get().pk])).status_code == 403
-    assert admin_client.get(reverse("admin:billing_ledgerentry_add")).status_code == 403
+    assert admin_client.get(reverse("admin:ledger_ledgerentry_add")).status_code == 403
     assert admin_client.get(reverse("admin:declarations_cad_delete", args=[cad.pk])).status_code == 403
 
 

@@ -15,7 +15,7 @@ from django.utils import timezone
 from rest_framework.test import APIClient
 
 from accounts.models import ProgramAccount
-from billing.models import LedgerEntry
+from billing.ledger.models import LedgerEntry
 from carm_portal.models import IdempotentRequest
 from declarations import services
 from declarations import transaction_numbers as tn

@@ -6,7 +6,7 @@ import pytest
 from django.core.management import call_command
 from django.db.models import Count, Sum
 
-from billing.models import LedgerEntry
+from billing.ledger.models import LedgerEntry
 from carm_portal.money import quantize
 from declarations.calculation import cad_totals
 from declarations.models import CAD, CADLine, CADVersion, ExchangeRate, TariffItem, TariffRate

@@ -9,7 +9,7 @@ from decimal import Decimal
 import pytest
 from django.db.models import Sum
 
-from billing.models import LedgerEntry
+from billing.ledger.models import LedgerEntry
 from carm_portal.money import quantize
 from declarations import services
 from declarations import transaction_numbers as tn

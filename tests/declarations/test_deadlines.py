@@ -4,9 +4,8 @@ from datetime import date
 
 import pytest
 
-from billing.models import DueDateOverride
 from carm_portal.calendar import add_years, billing_period_for, payment_due_date, posting_period
-from carm_portal.models import HolidayOverride
+from carm_portal.models import DueDateOverride, HolidayOverride
 from declarations.deadlines import cad_due_date, s32_2_deadline, s74_deadline
 from declarations.models import CAD
 

@@ -189,7 +189,7 @@ def test_roasted_coffee_is_not_charged_gst(importer, account, coffee, cbsa):
     assert (cad.gst_total, cad.dt_total) == (Decimal("726.86"), Decimal("1614.11"))
     # The ledger (and so the statement) carries the same GST.
     assert services.cad_ledger_total(cad) == Decimal("1614.11")
-    from billing.models import LedgerEntry
+    from billing.ledger.models import LedgerEntry
     assert LedgerEntry.objects.get(kind=LedgerEntry.Kind.CAD_CHARGE).gst == Decimal("726.86")
 
 

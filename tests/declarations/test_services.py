@@ -11,10 +11,10 @@ from django.http import Http404
 from django.test.utils import CaptureQueriesContext
 
 from accounts.models import ProgramAccount
-from billing import ledger
-from billing.models import InterestRate, LedgerEntry
+from billing.ledger import services as ledger
+from billing.ledger.models import LedgerEntry
 from carm_portal.exceptions import ApplicationError
-from carm_portal.models import IdempotentRequest
+from carm_portal.models import IdempotentRequest, InterestRate
 from declarations import services
 from declarations import transaction_numbers as tn
 from declarations.models import CAD, CADLine, CADVersion

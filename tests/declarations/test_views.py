@@ -12,7 +12,7 @@ from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone
 
-from billing.models import LedgerEntry
+from billing.ledger.models import LedgerEntry
 from carm_portal.models import IdempotentRequest
 from declarations import services
 from declarations.models import CAD, CADLine, CADVersion

@@ -13,7 +13,7 @@ from playwright.sync_api import expect
 from accounts.models import ProgramAccount, User
 from appeals import deadlines, services
 from appeals.models import Appeal
-from billing.models import LedgerEntry
+from billing.ledger.models import LedgerEntry
 from tests.e2e.conftest import login, screenshot
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]

@@ -6,7 +6,7 @@ from decimal import Decimal
 import pytest
 from django.core.management import call_command
 
-from billing.models import LedgerEntry
+from billing.ledger.models import LedgerEntry
 from declarations.models import CAD, CADVersion
 from tests.e2e.conftest import login, screenshot
 

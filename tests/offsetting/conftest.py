@@ -13,8 +13,8 @@ from decimal import Decimal
 import pytest
 
 from accounts.models import Business, ProgramAccount
-from billing import ledger
-from billing.models import LedgerEntry
+from billing.ledger import services as ledger
+from billing.ledger.models import LedgerEntry
 from billing.offsetting.models import Allocation
 
 SEP, OCT, NOV, DEC = date(2025, 9, 17), date(2025, 10, 17), date(2025, 11, 17), date(2025, 12, 17)

@@ -11,7 +11,7 @@ from django.utils import timezone
 from rest_framework.test import APIClient
 
 from accounts.models import Business
-from billing.models import LedgerEntry
+from billing.ledger.models import LedgerEntry
 from billing.offsetting import services
 from billing.offsetting.models import Allocation, Refund
 from tests import factories

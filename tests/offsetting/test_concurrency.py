@@ -8,7 +8,7 @@ import pytest
 from django.db import connection, connections
 
 from accounts.models import Business
-from billing.models import LedgerEntry
+from billing.ledger.models import LedgerEntry
 from billing.offsetting import services
 from billing.offsetting.models import Allocation
 from tests.conftest import IN_CI

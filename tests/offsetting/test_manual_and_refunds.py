@@ -9,8 +9,8 @@ from django.http import Http404
 
 from accounts.models import AuditEvent, Business
 from accounts.roles import Role
-from billing import ledger
-from billing.models import LedgerEntry
+from billing.ledger import services as ledger
+from billing.ledger.models import LedgerEntry
 from billing.offsetting import selectors, services
 from billing.offsetting.models import Allocation, Refund
 from carm_portal.exceptions import ApplicationError

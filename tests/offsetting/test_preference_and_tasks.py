@@ -9,7 +9,7 @@ from django.http import Http404
 
 from accounts.models import AuditEvent, Business
 from accounts.roles import Role
-from billing.models import LedgerEntry
+from billing.ledger.models import LedgerEntry
 from billing.offsetting import services, sweep, tasks
 from billing.offsetting.models import Allocation
 from carm_portal.exceptions import ApplicationError

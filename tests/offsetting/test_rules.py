@@ -7,8 +7,8 @@ from decimal import Decimal
 import pytest
 
 from accounts.models import Business
-from billing import ledger
-from billing.models import LedgerEntry
+from billing.ledger import services as ledger
+from billing.ledger.models import LedgerEntry
 from billing.offsetting import selectors, services
 from billing.offsetting.models import Allocation
 from tests import factories

@@ -8,7 +8,7 @@ from django.urls import reverse
 
 from accounts.models import Business
 from accounts.roles import Role
-from billing.models import LedgerEntry
+from billing.ledger.models import LedgerEntry
 from billing.offsetting import services
 from billing.offsetting.models import Allocation, Refund
 from tests import factories

@@ -6,7 +6,7 @@ from decimal import Decimal
 
 import pytest
 
-from billing.models import LedgerEntry
+from billing.ledger.models import LedgerEntry
 from billing.offsetting.models import Allocation
 from billing.offsetting.tasks import apply_offsets_task, sweep_task
 from tests import factories

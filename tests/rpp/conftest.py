@@ -3,8 +3,8 @@ from decimal import Decimal
 
 import pytest
 
-from billing.ledger import post_entry
-from billing.models import LedgerEntry
+from billing.ledger.models import LedgerEntry
+from billing.ledger.services import post_entry
 from billing.rpp import services
 
 WORKED_EXAMPLE = [

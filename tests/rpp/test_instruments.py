@@ -7,8 +7,8 @@ import pytest
 from django.utils import timezone
 
 from accounts.models import ProgramAccount
-from billing.ledger import balance
-from billing.models import LedgerEntry
+from billing.ledger.models import LedgerEntry
+from billing.ledger.services import balance
 from billing.rpp import services
 from billing.rpp.models import Bond, BondAllocation, RppStatus, SecurityRequirement
 from billing.rpp.selectors import positions_for

@@ -5,8 +5,8 @@ from decimal import Decimal
 
 import pytest
 
-from billing.ledger import post_entry
-from billing.models import LedgerEntry
+from billing.ledger.models import LedgerEntry
+from billing.ledger.services import post_entry
 from billing.rpp import services
 from billing.rpp.models import SecurityRequirement
 from tests.rpp.conftest import AS_OF, WORKED_EXAMPLE, binding_from_estimate, post_months

@@ -16,8 +16,8 @@ from django.urls import reverse
 from rest_framework.test import APIClient
 
 from accounts.readiness import readiness_for
-from billing.ledger import post_entry
-from billing.models import LedgerEntry
+from billing.ledger.models import LedgerEntry
+from billing.ledger.services import post_entry
 from billing.rpp import services
 from billing.rpp.models import Notice, RppStatus, SecurityForecast, SecurityRequirement
 from tests import factories

@@ -8,7 +8,7 @@ returns the entry already written, never a second one.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from datetime import date
 from decimal import Decimal
 
@@ -21,7 +21,7 @@ from accounts.models import ProgramAccount, User
 from carm_portal import calendar
 from carm_portal.money import ZERO, quantize
 
-from .models import BREAKDOWN_FIELDS, DUTIES_AND_TAXES_FIELDS, LedgerEntry, Statement
+from .models import BREAKDOWN_FIELDS, DUTIES_AND_TAXES_FIELDS, LedgerEntry
 
 __all__ = [
     "build_entry",
@@ -146,11 +146,23 @@ def post_entry(
     return existing
 
 
+# Which periods of an account already have an issued statement is the billing app's knowledge;
+# billing sits above the ledger, so it hands the lookup down at start-up (BillingConfig.ready)
+# instead of the ledger importing it. Without billing installed, no period is ever closed.
+IssuedPeriods = Callable[[int, date], Iterable[date]]
+_issued_periods: IssuedPeriods = lambda program_account_id, from_period: ()  # noqa: E731
+
+
+def set_issued_periods(lookup: IssuedPeriods) -> None:
+    """``lookup(program_account_id, from_period)`` -> the issued period ends on or after ``from_period``."""
+    global _issued_periods
+    _issued_periods = lookup
+
+
 def open_period(program_account_id: int, period_end: date) -> date:
     """``period_end``, or the first later period whose statement is not issued yet: an issued
     statement is frozen, so nothing is ever added to its lines (one query)."""
-    issued = set(Statement.objects.filter(program_account_id=program_account_id, period_end__gte=period_end)
-                 .values_list("period_end", flat=True))
+    issued = set(_issued_periods(program_account_id, period_end))
     while period_end in issued:
         period_end = calendar.next_period(period_end)
     return period_end
