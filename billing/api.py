@@ -7,13 +7,16 @@ staff); outside it answers 404. Lists use select_related so their query count is
 from __future__ import annotations
 
 import django_filters
+from django.http import Http404
 from django.shortcuts import get_object_or_404
+from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import extend_schema
+from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import mixins, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.response import Response
+from rest_framework.views import APIView
 
 from accounts.roles import Scope
 from billing.ledger.models import LedgerEntry
@@ -27,11 +30,14 @@ from .serializers import (
     BillingRunStartSerializer,
     DailyNoticeSerializer,
     LedgerEntrySerializer,
+    MoneySummaryQuerySerializer,
+    MoneySummarySerializer,
     PaymentInputSerializer,
     PaymentSerializer,
     StatementDetailSerializer,
     StatementSerializer,
 )
+from .summary import money_summary
 
 
 class StatementFilter(django_filters.FilterSet):
@@ -157,6 +163,27 @@ class PaymentViewSet(_GatedMixin, mixins.CreateModelMixin, viewsets.ReadOnlyMode
             request.user, account, values["method"], values["reference"], values["amount"], values["received_on"],
         )
         return Response(PaymentSerializer(payment).data, status=status.HTTP_201_CREATED)
+
+
+class MoneySummaryApi(APIView):
+    """What is owed and by when, over the RM accounts you may see for billing (``account`` narrows it
+    to one): the same figures as the dashboard and the billing pages (billing/summary.py)."""
+
+    @extend_schema(
+        parameters=[OpenApiParameter("account", int, description=_("Program account id."))],
+        responses=MoneySummarySerializer,
+    )
+    def get(self, request):
+        query = MoneySummaryQuerySerializer(data=request.query_params)
+        query.is_valid(raise_exception=True)
+        accounts = accounts_for(request.user, Scope.BILLING)
+        account = query.validated_data.get("account")
+        if account is not None:
+            accounts = accounts.filter(pk=account)
+        ids = list(accounts.values_list("id", flat=True))
+        if account is not None and not ids:
+            raise Http404
+        return Response(MoneySummarySerializer(money_summary(ids, today=timezone.localdate())).data)
 
 
 class BillingRunViewSet(viewsets.ReadOnlyModelViewSet):

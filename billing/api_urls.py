@@ -1,5 +1,6 @@
 """Billing endpoints, included under /api/v1/ by carm_portal.urls (resource names, no prefix)."""
 
+from django.urls import path
 from rest_framework.routers import SimpleRouter
 
 from . import api
@@ -11,4 +12,7 @@ router.register("daily-notices", api.DailyNoticeViewSet, basename="api-daily-not
 router.register("payments", api.PaymentViewSet, basename="api-payment")
 router.register("billing-runs", api.BillingRunViewSet, basename="api-billing-run")
 
-urlpatterns = [*router.urls]
+urlpatterns = [
+    path("money-summary/", api.MoneySummaryApi.as_view(), name="api-money-summary"),
+    *router.urls,
+]

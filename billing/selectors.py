@@ -27,6 +27,7 @@ from carm_portal.money import ZERO, quantize
 from declarations.models import CAD, CADVersion
 
 from .models import BillingRun, Payment, Statement
+from .summary import MoneySummary, money_summary
 
 __all__ = [
     "billing_accounts",
@@ -42,6 +43,7 @@ __all__ = [
     "payments_for",
     "monthly_duties_and_taxes",
     "balance_overview",
+    "money_summary_for",
     "billing_runs",
 ]
 
@@ -317,3 +319,12 @@ def billing_runs(user: User, *, limit: int = 24) -> QuerySet[BillingRun]:
     if not is_cbsa_officer(user):
         return BillingRun.objects.none()
     return BillingRun.objects.select_related("started_by").order_by("-period_end", "-run_number")[:limit]
+
+
+def money_summary_for(user: User, business: Business | None, *, today: date | None = None) -> MoneySummary | None:
+    """The money summary (billing/summary.py) of the acting-for importer's RM accounts the user may
+    see for billing; None when it sees none."""
+    account_ids = list(billing_accounts(user, business).values_list("id", flat=True))
+    if not account_ids:
+        return None
+    return money_summary(account_ids, today=today or timezone.localdate())

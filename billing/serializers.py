@@ -118,3 +118,46 @@ class BillingRunStartSerializer(serializers.Serializer):
     period_end = serializers.DateField(help_text=_("The period's last day (a 17th)."),
                                        validators=date_validators(future=True))
     force = serializers.BooleanField(default=False, help_text=_("Close before the statement day (testing)."))
+
+
+# --- Money summary ---------------------------------------------------------------------------------
+
+_MONEY = {"max_digits": 14, "decimal_places": 2, "read_only": True}
+
+
+class AgeingSerializer(serializers.Serializer):
+    current = serializers.DecimalField(help_text=_("Not yet due."), **_MONEY)
+    days_1_30 = serializers.DecimalField(source="1-30", help_text=_("1 to 30 days past due."), **_MONEY)
+    days_31_60 = serializers.DecimalField(source="31-60", help_text=_("31 to 60 days past due."), **_MONEY)
+    days_61_90 = serializers.DecimalField(source="61-90", help_text=_("61 to 90 days past due."), **_MONEY)
+    days_over_90 = serializers.DecimalField(source="90+", help_text=_("More than 90 days past due."), **_MONEY)
+
+
+class _MoneyFigures(serializers.Serializer):
+    balance = serializers.DecimalField(help_text=_("Everything owed; negative: a credit."), **_MONEY)
+    amount_due = serializers.DecimalField(
+        help_text=_("Billed on statements and not yet paid: pay this by due_date (overdue: now)."), **_MONEY)
+    due_date = serializers.DateField(read_only=True, allow_null=True,
+                                     help_text=_("When the part not yet overdue must be paid."))
+    overdue = serializers.DecimalField(help_text=_("Part of amount_due past its due date."), **_MONEY)
+    overdue_since = serializers.DateField(read_only=True, allow_null=True)
+    unapplied_credit = serializers.DecimalField(
+        help_text=_("Payments and credits beyond what is billed, carried to the next statement."), **_MONEY)
+    not_yet_billed = serializers.DecimalField(help_text=_("Charges that will be on the next statement."),
+                                              **_MONEY)
+    ageing = AgeingSerializer(read_only=True)
+
+
+class AccountMoneySerializer(_MoneyFigures):
+    program_account = serializers.IntegerField(source="program_account_id", read_only=True)
+
+
+class MoneySummaryQuerySerializer(serializers.Serializer):
+    account = serializers.IntegerField(required=False, min_value=1, max_value=MAX_ID)
+
+
+class MoneySummarySerializer(_MoneyFigures):
+    today = serializers.DateField(read_only=True)
+    next_statement_on = serializers.DateField(read_only=True)
+    next_statement_due = serializers.DateField(read_only=True)
+    accounts = AccountMoneySerializer(many=True, read_only=True)

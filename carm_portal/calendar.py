@@ -71,6 +71,18 @@ def add_business_days(start: date, count: int) -> date:
     return day
 
 
+def business_days_before(day: date, count: int) -> date:
+    """The date ``count`` business days before ``day`` (``day`` itself not counted)."""
+    if count < 0:
+        raise ValueError("count must be >= 0")
+    remaining = count
+    while remaining:
+        day -= timedelta(days=1)
+        if is_business_day(day):
+            remaining -= 1
+    return day
+
+
 def next_business_day_on_or_after(day: date) -> date:
     while not is_business_day(day):
         day += timedelta(days=1)

@@ -82,6 +82,11 @@ DECLARED: dict[str, Setting] = {
     "CREDIT_CARD_CYCLE_CAP": Setting(
         Decimal, Decimal("4999.99"), "Most a cycle's credit-card payments may total."
     ),
+    "PAYMENT_LEAD_BUSINESS_DAYS": Setting(
+        int, 3, "ASSUMPTION: business days a bank payment (PAD, online banking, wire) may take to reach CBSA; "
+        "'How to pay' suggests paying that many business days before the due date.",
+    ),
+    "PAYEE_NAME": Setting(str, "Receiver General for Canada", "The payee of every payment to CBSA."),
     # One chunk is ~0.1–0.2 s of SQL at 2,500 accounts, well inside the task time limits, and few
     # enough tasks that Celery's per-task overhead stays small next to the SQL.
     "BILLING_CHUNK_SIZE": Setting(int, 2500, "Accounts closed per billing-run chunk task."),
