@@ -31,6 +31,7 @@ from django.db.models import Max, Q, Sum
 
 from billing.ledger.models import LedgerEntry
 from carm_portal import calendar
+from carm_portal.conf import carm
 from carm_portal.money import ZERO, quantize
 
 from .models import Statement
@@ -210,3 +211,25 @@ def money_summary(account_ids: Iterable[int], *, today: date) -> MoneySummary:
             money.unapplied_credit = paid_since
         accounts.append(money)
     return MoneySummary(today, accounts, next_issue, next_due)
+
+
+@dataclass(frozen=True)
+class PaymentInstructions:
+    """What the "How to pay" panel says: payee, the reference to quote, and when to pay by."""
+
+    payee: str
+    references: list[str]          # the RM account numbers (BN + RM): the reference on every payment
+    due_date: date | None
+    pay_by: date | None            # a bank payment sent by then arrives by the due date
+    lead_business_days: int
+    card_cycle_cap: Decimal
+
+
+def payment_instructions(summary: MoneySummary, account_numbers: Iterable[str]) -> PaymentInstructions:
+    lead = int(carm("PAYMENT_LEAD_BUSINESS_DAYS"))
+    due = summary.due_date
+    return PaymentInstructions(
+        payee=str(carm("PAYEE_NAME")), references=sorted(account_numbers), due_date=due,
+        pay_by=calendar.business_days_before(due, lead) if due else None, lead_business_days=lead,
+        card_cycle_cap=carm("CREDIT_CARD_CYCLE_CAP"),
+    )
