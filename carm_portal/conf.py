@@ -129,6 +129,10 @@ DECLARED: dict[str, Setting] = {
     "RPP_INCREASE_DUE_DAY": Setting(
         int, 15, "carm-rules §3: ... on this day (15 January); RPP is suspended only after it (ASSUMPTION)."
     ),
+    "RPP_SURETY_LEAD_BUSINESS_DAYS": Setting(
+        int, 25, "ASSUMPTION (issue #14: a surety's paper endorsement takes about 25 business days): the security "
+        "forecast asks for a bigger bond this many business days before the increase is due (15 January).",
+    ),
     "RPP_UTILIZATION_WARNING": Setting(
         Decimal, Decimal("0.80"), "Warn when the requirement reaches this share of the posted security (80%: \"warning\")."
     ),
