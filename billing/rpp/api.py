@@ -12,6 +12,7 @@ import django_filters
 from django import forms
 from django.db.models import Prefetch
 from django.shortcuts import get_object_or_404
+from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema, extend_schema_field, extend_schema_view
@@ -21,7 +22,7 @@ from rest_framework.response import Response
 
 from carm_portal import idempotency
 
-from . import services
+from . import forecast, services
 from .models import (
     Bond,
     CashDeposit,
@@ -51,6 +52,8 @@ from .serializers import (
     DepositCreateInputSerializer,
     EnrolmentRequestInputSerializer,
     EstimateInputSerializer,
+    ForecastInputSerializer,
+    ForecastSerializer,
     RecomputeInputSerializer,
     ReductionCreateInputSerializer,
     ReductionRequestSerializer,
@@ -216,6 +219,21 @@ class RequirementViewSet(viewsets.ReadOnlyModelViewSet):
         data = RecomputeInputSerializer(data=request.data, accounts=_manageable(request))
         data.is_valid(raise_exception=True)
         return self._created(services.requirement_recompute(actor=request.user, **data.validated_data))
+
+    @extend_schema(request=ForecastInputSerializer, responses=ForecastSerializer,
+                   summary=_("Forecast the next annual review, with a what-if (writes nothing)"))
+    @action(detail=False, methods=["post"])
+    def forecast(self, request):
+        data = ForecastInputSerializer(data=request.data, accounts=security_accounts(request.user))
+        data.is_valid(raise_exception=True)
+        values = data.validated_data
+        result = forecast.review_forecast(
+            values["program_account"], today=timezone.localdate(), method=values["method"],
+            run_rate=values.get("run_rate"),
+            months={m["period"]: m["amount"] for m in values.get("months", [])},
+            one_offs=[(m["period"], m["amount"]) for m in values.get("one_offs", [])],
+        )
+        return Response(ForecastSerializer(result).data)
 
     @action(detail=False, methods=["post"])
     def estimate(self, request):

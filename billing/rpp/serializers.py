@@ -180,6 +180,52 @@ class EstimateInputSerializer(_GatedInput):
     monthly_estimate = serializers.DecimalField(**_MONEY, min_value=Decimal("0"))
 
 
+class _PeriodAmountSerializer(serializers.Serializer):
+    period = serializers.DateField(help_text=_("A billing period of the review window (its 17th)."),
+                                   validators=date_validators(future=True))
+    amount = serializers.DecimalField(**_MONEY, min_value=Decimal("0"))
+
+
+class ForecastInputSerializer(_GatedInput):
+    program_account = _AccountField(help_text=_("Id of an RM account whose security you may see."))
+    method = serializers.ChoiceField(choices=[("last_year", _("Same months last year")),
+                                              ("run_rate", _("A monthly run rate"))], default="last_year")
+    run_rate = serializers.DecimalField(**_MONEY, min_value=Decimal("0"), required=False,
+                                        help_text=_("Monthly duties and taxes for the coming months (run_rate)."))
+    months = _PeriodAmountSerializer(many=True, required=False, help_text=_("What-if: a month's amount replaced."))
+    one_offs = _PeriodAmountSerializer(many=True, required=False, help_text=_("What-if: one-off shipments added."))
+
+
+class ForecastMonthSerializer(serializers.Serializer):
+    period = serializers.DateField()
+    amount = serializers.DecimalField(**_MONEY)
+    source = serializers.CharField(help_text=_("actual, projected or what-if"))
+    one_off = serializers.DecimalField(**_MONEY)
+
+
+class ForecastSerializer(serializers.Serializer):
+    """The next annual review, forecast (read-only: the binding requirement is not touched)."""
+
+    program_account = serializers.IntegerField(source="program_account.pk")
+    today = serializers.DateField()
+    review_date = serializers.DateField()
+    increase_due = serializers.DateField()
+    ask_surety_by = serializers.DateField(help_text=_("Ask the surety for a bigger bond by this day."))
+    method = serializers.CharField()
+    run_rate = serializers.DecimalField(**_MONEY)
+    months = ForecastMonthSerializer(many=True)
+    history = ForecastMonthSerializer(many=True)
+    base = serializers.DecimalField(**_MONEY)
+    highest_period = serializers.DateField(allow_null=True)
+    bond_amount = serializers.DecimalField(**_MONEY)
+    cash_amount = serializers.DecimalField(**_MONEY)
+    bond_posted = serializers.DecimalField(**_MONEY)
+    cash_posted = serializers.DecimalField(**_MONEY)
+    current_bond_amount = serializers.DecimalField(**_MONEY, allow_null=True)
+    bond_gap = serializers.DecimalField(**_MONEY)
+    rules = serializers.ListField(child=serializers.CharField(), help_text=_("minimum / maximum when a bound applied"))
+
+
 # --- Instruments ---------------------------------------------------------------------------------
 
 

@@ -9,10 +9,12 @@ instead, the highest is an actual month, 12,000.00: bond 6,000.00, cash 12,000.0
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, datetime
 from decimal import Decimal as D
+from zoneinfo import ZoneInfo
 
 import pytest
+import time_machine
 
 from billing.ledger.models import LedgerEntry
 from billing.ledger.services import post_entry
@@ -102,3 +104,38 @@ def test_bad_what_if_input_is_a_field_error(history, kwargs, field):
     with pytest.raises(ApplicationError) as exc:
         forecast.review_forecast(history, today=TODAY, **kwargs)
     assert field in exc.value.field_errors
+
+
+# --- API: POST /api/v1/security/requirements/forecast/ ----------------------------------------------
+
+URL = "/api/v1/security/requirements/forecast/"
+
+
+def _client(user):
+    from rest_framework.test import APIClient
+
+    client = APIClient()
+    client.force_authenticate(user=user)
+    return client
+
+
+def test_api_forecast_with_a_what_if(importer, history):
+    with time_machine.travel(datetime(2026, 3, 1, 12, tzinfo=ZoneInfo("America/Toronto")), tick=False):
+        before = SecurityRequirement.objects.count()
+        response = _client(importer.bam).post(URL, {
+            "program_account": history.pk, "method": "run_rate", "run_rate": "8000.00",
+            "one_offs": [{"period": "2026-06-17", "amount": "40000.00"}],
+        }, format="json")
+    assert response.status_code == 200, response.content
+    body = response.json()
+    assert (body["bond_amount"], body["cash_amount"], body["highest_period"]) == ("24000.00", "48000.00", "2026-06-17")
+    assert body["ask_surety_by"] == calendar.business_days_before(date(2027, 1, 15), 25).isoformat()
+    assert SecurityRequirement.objects.count() == before  # a what-if writes nothing
+
+
+def test_api_forecast_is_gated_and_refuses_bad_input(importer, other_importer, history):
+    assert _client(other_importer.bam).post(URL, {"program_account": history.pk}, format="json").status_code == 400
+    response = _client(importer.bam).post(URL, {"program_account": history.pk, "method": "guess",
+                                                "one_offs": [{"period": "x", "amount": "-1"}]}, format="json")
+    assert response.status_code == 400
+    assert {"method", "one_offs"} <= set(response.json())
