@@ -29,7 +29,7 @@ from accounts.models import ProgramAccount
 from carm_portal import calendar
 from carm_portal.conf import carm
 from carm_portal.exceptions import ApplicationError
-from carm_portal.money import ZERO, quantize
+from carm_portal.money import ZERO, format_cad, quantize
 
 from . import services
 from .selectors import positions_for
@@ -95,6 +95,26 @@ def _check_amount(value, field_name: str) -> Decimal:
     return amount
 
 
+@dataclass(frozen=True)
+class _Calendar:
+    review: date
+    window: list[date]
+    history: list[date]
+    last_year: list[date]
+    closed: date
+
+    @property
+    def all_periods(self) -> list[date]:
+        return sorted({*self.history, *self.window, *self.last_year})
+
+
+def _calendar(today: date) -> _Calendar:
+    review = services.next_annual_review(today)
+    window = services.annual_review_window(review.year)
+    return _Calendar(review, window, calendar.periods_ending(calendar.previous_period(window[0]), len(window)),
+                     [calendar.add_months(p, -12) for p in window], services.last_closed_period(today))
+
+
 def review_forecast(
     program_account: ProgramAccount, *, today: date, method: str = LAST_YEAR, run_rate: Decimal | None = None,
     months: Mapping[date, Decimal] | None = None, one_offs: Sequence[tuple[date, Decimal]] = (),
@@ -103,32 +123,42 @@ def review_forecast(
     if method not in METHODS:
         raise ApplicationError(_("Choose how to project the coming months."),
                                field_errors={"method": [_("Choose last year or a run rate.")]})
-    review = services.next_annual_review(today)
-    window = services.annual_review_window(review.year)
-    history_periods = calendar.periods_ending(calendar.previous_period(window[0]), len(window))
-    last_year = [calendar.add_months(p, -12) for p in window]
-    closed = services.last_closed_period(today)
-    actual = services.monthly_totals([program_account.pk], sorted({*history_periods, *window, *last_year})).get(
-        program_account.pk, {})
+    cal = _calendar(today)
     overrides = {p: _check_amount(a, f"month_{p.isoformat()}") for p, a in (months or {}).items()}
-    unknown = sorted(set(overrides) - set(window))
-    if unknown:
+    if set(overrides) - set(cal.window):
         raise ApplicationError(_("A what-if month is outside the review window."),
                                field_errors={"months": [_("Only the periods of the review window can change.")]})
     extra: dict[date, Decimal] = {}
     for period, amount in one_offs:
-        if period not in window:
+        if period not in cal.window:
             raise ApplicationError(_("A one-off shipment is outside the review window."),
                                    field_errors={"one_off_period": [_("Pick a period of the review window.")]})
         extra[period] = extra.get(period, ZERO) + _check_amount(amount, "one_off_amount")
-    recent = [actual.get(p, ZERO) for p in calendar.periods_ending(closed, RUN_RATE_MONTHS)]
-    rate = _check_amount(run_rate, "run_rate") if run_rate is not None else quantize(sum(recent, ZERO) / len(recent))
+    rate = _check_amount(run_rate, "run_rate") if run_rate is not None else None
+    actual = services.monthly_totals([program_account.pk], cal.all_periods).get(program_account.pk, {})
+    position = positions_for([program_account], today=today)[program_account.pk]
+    return _build(program_account, today, cal, actual, position, method, rate, overrides, extra)
 
+
+def review_forecasts(accounts: Sequence[ProgramAccount], *, today: date) -> dict[int, ReviewForecast]:
+    """The plain forecast (last year's months, no what-if) of many accounts: a constant number of queries."""
+    accounts = list(accounts)
+    cal = _calendar(today)
+    totals = services.monthly_totals([pa.pk for pa in accounts], cal.all_periods)
+    positions = positions_for(accounts, today=today)
+    return {pa.pk: _build(pa, today, cal, totals.get(pa.pk, {}), positions[pa.pk], LAST_YEAR, None, {}, {})
+            for pa in accounts}
+
+
+def _build(program_account, today, cal: _Calendar, actual: Mapping[date, Decimal], position, method: str,
+           run_rate: Decimal | None, overrides: Mapping[date, Decimal], extra: Mapping[date, Decimal]) -> ReviewForecast:
+    recent = [actual.get(p, ZERO) for p in calendar.periods_ending(cal.closed, RUN_RATE_MONTHS)]
+    rate = run_rate if run_rate is not None else quantize(sum(recent, ZERO) / len(recent))
     forecast_months = []
-    for period, a_year_before in zip(window, last_year, strict=True):
+    for period, a_year_before in zip(cal.window, cal.last_year, strict=True):
         if period in overrides:
             amount, source = overrides[period], "what-if"
-        elif period <= closed:
+        elif period <= cal.closed:
             amount, source = actual.get(period, ZERO), "actual"
         else:
             amount, source = (actual.get(a_year_before, ZERO) if method == LAST_YEAR else rate), "projected"
@@ -142,14 +172,39 @@ def review_forecast(
         rules.append("minimum")
     if base > services.maximum() or quantize(base * services.bond_share()) > services.maximum():
         rules.append("maximum")
-    position = positions_for([program_account], today=today)[program_account.pk]
-    due = services.increase_due_date(review)
+    due = services.increase_due_date(cal.review)
     return ReviewForecast(
-        program_account=program_account, today=today, review_date=review, increase_due=due,
+        program_account=program_account, today=today, review_date=cal.review, increase_due=due,
         ask_surety_by=calendar.business_days_before(due, int(carm("RPP_SURETY_LEAD_BUSINESS_DAYS"))),
         method=method, run_rate=rate, months=forecast_months,
-        history=[ForecastMonth(p, actual.get(p, ZERO), "actual") for p in history_periods],
+        history=[ForecastMonth(p, actual.get(p, ZERO), "actual") for p in cal.history],
         base=base, highest_period=highest.period if base > 0 else None, bond_amount=bond, cash_amount=cash,
         bond_posted=position.bond_posted, cash_posted=position.cash_posted,
         current_bond_amount=position.requirement.bond_amount if position.requirement else None, rules=rules,
     )
+
+
+def forecast_gap_notices(accounts: Sequence[ProgramAccount], *, today: date) -> list:
+    """Tell the importer (in-portal notice and email, once per review, account and amount) when the
+    forecast of the next review calls for more than the security posted, and by when to ask the surety."""
+    from .models import Notice
+
+    sent = []
+    forecasts = review_forecasts(accounts, today=today)
+    for pa in accounts:
+        f = forecasts[pa.pk]
+        if not f.exceeds_posted:
+            continue
+        values = {"rm": pa.number, "review": f.review_date.isoformat(), "bond": format_cad(f.bond_amount),
+                  "gap": format_cad(f.bond_gap), "ask": f.ask_surety_by.isoformat(), "due": f.increase_due.isoformat()}
+        notice = services._notify(
+            business=pa.business, program_account=pa, kind=Notice.Kind.FORECAST_GAP,
+            key=f"forecast-gap:{pa.pk}:{f.review_date}:{f.bond_amount}",
+            subject=_("Security forecast for %(rm)s: %(gap)s more bond needed") % values,
+            body=_("If the annual review of %(review)s ran on the months so far and the same months last year, the "
+                   "bond / eWSA for %(rm)s would be %(bond)s: %(gap)s more than posted. The increase would be due "
+                   "%(due)s; ask your surety by %(ask)s.") % values,
+        )
+        if notice is not None:
+            sent.append(notice)
+    return sent

@@ -338,6 +338,7 @@ class Notice(models.Model):
         BOND_EXPIRY = "bond_expiry", _("Bond expiring")
         REQUIREMENT_CHANGED = "requirement_changed", _("Requirement changed")
         SUSPENDED = "suspended", _("RPP suspended")
+        FORECAST_GAP = "forecast_gap", _("Forecast above posted security")
 
     business = models.ForeignKey(Business, on_delete=models.CASCADE, related_name="rpp_notices", verbose_name=_("importer"))
     program_account = models.ForeignKey(

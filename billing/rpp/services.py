@@ -525,6 +525,10 @@ def monthly_recompute(*, as_of: date | None = None, batch_size: int = 500) -> in
             forecasts_compute(chunk, as_of=as_of)
             sync_with_security(chunk, today=as_of)
     shortfall_notices(accounts, today=as_of)
+    from .forecast import forecast_gap_notices  # forecast builds on this module
+
+    for start in range(0, len(accounts), batch_size):
+        forecast_gap_notices(accounts[start:start + batch_size], today=as_of)
     return len(accounts)
 
 

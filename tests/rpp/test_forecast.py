@@ -139,3 +139,16 @@ def test_api_forecast_is_gated_and_refuses_bad_input(importer, other_importer, h
                                                 "one_offs": [{"period": "x", "amount": "-1"}]}, format="json")
     assert response.status_code == 400
     assert {"method", "one_offs"} <= set(response.json())
+
+
+def test_monthly_job_sends_a_forecast_gap_notice_once(importer, history, mailoutbox, django_capture_on_commit_callbacks):
+    from billing.rpp.models import Notice
+
+    with django_capture_on_commit_callbacks(execute=True):
+        sent = forecast.forecast_gap_notices([history], today=TODAY)
+        again = forecast.forecast_gap_notices([history], today=TODAY)
+    assert len(sent) == 1 and again == []
+    notice = Notice.objects.get(kind=Notice.Kind.FORECAST_GAP)
+    assert notice.program_account == history and "15 000" not in notice.subject
+    assert "$15,000.00" in notice.subject and notice.body.count(history.number) == 1
+    assert len(mailoutbox) == 1 and mailoutbox[0].subject == notice.subject
