@@ -97,3 +97,43 @@ class DepositForm(forms.Form):
         super().__init__(*args, **kwargs)
         self.fields["program_account"].queryset = accounts
         self.fields["received_date"].initial = timezone.localdate()
+
+
+class ForecastForm(forms.Form):
+    """The what-if of the security forecast (read-only: a GET form). One field per review-window period."""
+
+    method = forms.ChoiceField(
+        label=_("Project the coming months from"), widget=forms.RadioSelect, initial="last_year",
+        choices=[("last_year", _("the same months last year")), ("run_rate", _("a monthly run rate"))],
+    )
+    run_rate = _money(_("Monthly run rate (CAD)"), required=False,
+                      help_text=_("Empty: the mean of the last three closed periods."))
+    one_off_period = forms.TypedChoiceField(label=_("One-off shipment in the period ending"), required=False,
+                                            coerce=lambda v: timezone.datetime.fromisoformat(v).date(),
+                                            empty_value=None)
+    one_off_amount = _money(_("Its duties and taxes (CAD)"), required=False)
+
+    def __init__(self, *args, window=(), **kwargs):
+        super().__init__(*args, **kwargs)
+        self.window = list(window)
+        self.fields["one_off_period"].choices = [("", "—")] + [(p.isoformat(), p.isoformat()) for p in self.window]
+        for period in self.window:
+            self.fields[f"month_{period.isoformat()}"] = _money(period.isoformat(), required=False)
+
+    def month_fields(self):
+        return [self[f"month_{p.isoformat()}"] for p in self.window]
+
+    def clean(self):
+        data = super().clean()
+        if data.get("one_off_amount") and not data.get("one_off_period"):
+            self.add_error("one_off_period", _("Pick the period of the shipment."))
+        return data
+
+    def what_if(self) -> dict:
+        """The keyword arguments of ``forecast.review_forecast`` from the cleaned data."""
+        data = self.cleaned_data
+        months = {p: data[f"month_{p.isoformat()}"] for p in self.window
+                  if data.get(f"month_{p.isoformat()}") is not None}
+        one_offs = [(data["one_off_period"], data["one_off_amount"])] if data.get("one_off_amount") else []
+        return {"method": data.get("method") or "last_year", "run_rate": data.get("run_rate"), "months": months,
+                "one_offs": one_offs}

@@ -13,6 +13,7 @@ urlpatterns = [
     path("<int:pk>/withdraw/", views.withdraw, name="withdraw"),
     path("<int:pk>/recompute/", views.recompute, name="recompute"),
     path("<int:pk>/estimate/", views.estimate, name="estimate"),
+    path("<int:pk>/forecast/", views.forecast, name="forecast"),
     path("<int:pk>/reduction/", views.reduction, name="reduction"),
     path("bonds/new/", views.bond_create, name="bond-create"),
     path("deposits/new/", views.deposit_create, name="deposit-create"),

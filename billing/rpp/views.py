@@ -27,12 +27,14 @@ from accounts.roles import Scope
 from carm_portal.exceptions import ApplicationError
 from carm_portal.money import format_cad
 
+from . import forecast as review_forecast
 from . import services
 from .forms import (
     BondForm,
     DepositForm,
     EnrolForm,
     EstimateForm,
+    ForecastForm,
     ReductionDecisionForm,
     ReductionForm,
 )
@@ -97,6 +99,49 @@ def overview(request):
         if len(rows) == 1:
             return redirect("rpp:account", pk=rows[0][0].pk)
     return render(request, "rpp/overview.html", {"acting": acting, "rows": rows})
+
+
+FORECAST_CHART = {"bar": 22, "gap": 8, "height": 160, "left": 0}
+
+
+def forecast_chart(f) -> dict:
+    """24 bars (12 months before the window, then the window: actual, projected or what-if) and two
+    lines (the bond the forecast calls for, and the bond posted), as coordinates for an inline SVG."""
+    c = FORECAST_CHART
+    months = f.chart_months
+    top = max([m.amount for m in months] + [f.bond_amount, f.bond_posted, Decimal("1")])
+
+    def y(amount: Decimal) -> int:
+        return c["height"] - int(max(amount, Decimal("0")) * c["height"] / top)
+
+    bars = []
+    for i, m in enumerate(months):
+        x = i * (c["bar"] + c["gap"])
+        bars.append({"x": x, "y": y(m.amount), "height": c["height"] - y(m.amount), "width": c["bar"],
+                     "source": m.source, "period": m.period, "amount": m.amount, "label": date_format(m.period, "M"),
+                     "text_x": x + c["bar"] // 2, "in_window": m in f.months})
+    width = len(months) * (c["bar"] + c["gap"]) - c["gap"]
+    return {"bars": bars, "width": width, "height": c["height"], "label_y": c["height"] + 16,
+            "total_height": c["height"] + 22, "bond_y": y(f.bond_amount), "posted_y": y(f.bond_posted),
+            "window_x": len(f.history) * (c["bar"] + c["gap"]) - c["gap"] // 2}
+
+
+@login_required
+def forecast(request, pk):
+    """The next annual review, forecast, with a what-if (a GET form: nothing is stored)."""
+    pa = get_program_account_or_404(request.user, Scope.SECURITY, pk)
+    today = timezone.localdate()
+    window = services.annual_review_window(services.next_annual_review(today).year)
+    form = ForecastForm(request.GET or None, window=window)
+    what_if = form.what_if() if form.is_bound and form.is_valid() else {}
+    try:
+        result = review_forecast.review_forecast(pa, today=today, **what_if)
+    except ApplicationError as exc:
+        add_service_errors(form, exc)
+        result = review_forecast.review_forecast(pa, today=today)
+    return render(request, "rpp/forecast.html", {
+        "pa": pa, "form": form, "forecast": result, "chart": forecast_chart(result),
+    })
 
 
 @login_required

@@ -152,3 +152,34 @@ def test_monthly_job_sends_a_forecast_gap_notice_once(importer, history, mailout
     assert notice.program_account == history and "15 000" not in notice.subject
     assert "$15,000.00" in notice.subject and notice.body.count(history.number) == 1
     assert len(mailoutbox) == 1 and mailoutbox[0].subject == notice.subject
+
+
+# --- The page: /security/<pk>/forecast/ ---------------------------------------------------------------
+
+def _page(client, user, pk, query=""):
+    client.force_login(user)
+    with time_machine.travel(datetime(2026, 3, 1, 12, tzinfo=ZoneInfo("America/Toronto")), tick=False):
+        return client.get(f"/security/{pk}/forecast/{query}")
+
+
+def test_page_shows_the_forecast_and_the_surety_date(client, importer, history):
+    response = _page(client, importer.bam, history.pk)
+    html = response.content.decode()
+    assert response.status_code == 200
+    assert "$15,000.00" in html and "$30,000.00" in html
+    assert calendar.business_days_before(date(2027, 1, 15), 25).isoformat() in html
+    assert html.count('class="bar') == 24
+
+
+def test_page_what_if_and_field_errors(client, importer, history):
+    html = _page(client, importer.bam, history.pk,
+                 "?method=run_rate&run_rate=8000&one_off_period=&one_off_amount=").content.decode()
+    assert "$6,000.00" in html and "$12,000.00" in html
+    bad = _page(client, importer.bam, history.pk, "?method=run_rate&run_rate=-5&one_off_amount=10")
+    assert bad.status_code == 200
+    text = bad.content.decode()
+    assert "errorlist" in text and "Pick the period of the shipment." in text
+
+
+def test_page_is_404_outside_the_gate(client, other_importer, history):
+    assert _page(client, other_importer.bam, history.pk).status_code == 404
