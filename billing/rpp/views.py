@@ -141,6 +141,7 @@ def forecast(request, pk):
         result = review_forecast.review_forecast(pa, today=today)
     return render(request, "rpp/forecast.html", {
         "pa": pa, "form": form, "forecast": result, "chart": forecast_chart(result),
+        "months_open": form.is_bound and any(request.GET.get(f"month_{p.isoformat()}") for p in window),
     })
 
 

@@ -83,3 +83,28 @@ def test_demo_importer_covers_an_rpp_shortfall_with_a_new_bond(new_page):
     item = _security_item(page, rm.number)
     assert "check-ok" in item.get_attribute("class")
     screenshot(page, "rpp-dashboard-green")
+
+
+def test_security_forecast_what_if_in_french_on_a_phone(browser, live_server, settings):
+    """The forecast page at 390 px in French: the figures, the chart and a what-if that changes them."""
+    settings.AXES_ENABLED = False
+    _seed_demo_through_rpp()
+    rm = ProgramAccount.objects.get(number="123456782RM0001")
+    context = browser.new_context(base_url=live_server.url, locale="fr-CA", viewport={"width": 390, "height": 844})
+    context.add_cookies([{"name": settings.LANGUAGE_COOKIE_NAME, "value": "fr", "url": live_server.url}])
+    page = context.new_page()
+    try:
+        login(page, "importer@example.com")
+        page.goto(f"/security/{rm.pk}/forecast/")
+        before = page.locator("#forecast-bond").inner_text()
+        assert page.locator("svg.rpp-chart rect").count() == 24
+        assert page.evaluate("document.documentElement.scrollWidth") <= 390
+        screenshot(page, "rpp-forecast-fr-390")
+        page.check("input[value=run_rate]")
+        page.fill("input[name=run_rate]", "900000")
+        page.click("form[method=get] button[type=submit]")
+        after = page.locator("#forecast-bond").inner_text()
+        assert after != before and "450" in after.replace("\u202f", " ").replace("\xa0", " ")
+        screenshot(page, "rpp-forecast-fr-390-what-if")
+    finally:
+        context.close()
