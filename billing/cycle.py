@@ -130,6 +130,23 @@ def insert_statements(account_ids: Sequence[int], period_end: date, run_id: int 
     d = period_dates(period_end)
     ids = _in(account_ids)
     now = timezone.now()
+    # The opening balance is the previous statement's closing; only an account without one (its
+    # first statement, or after a gap) needs its whole history summed. Picking those accounts here
+    # keeps every other account's history unread (a NOT IN over all statements did not).
+    with_previous = set(Statement.objects.filter(period_end=d.previous, program_account_id__in=account_ids)
+                        .values_list("program_account_id", flat=True))
+    no_previous = [i for i in account_ids if i not in with_previous]
+    if no_previous:
+        history_join = f"""LEFT JOIN (SELECT program_account_id, SUM(amount) AS total
+                               FROM billing_ledgerentry
+                              WHERE billing_period < %s AND {OWING_SQL} AND program_account_id IN ({_in(no_previous)})
+                              GROUP BY program_account_id) hist
+                    ON hist.program_account_id = a.id"""
+        history_params = [d.period_end, *no_previous]
+    else:
+        history_join = ("LEFT JOIN (SELECT CAST(NULL AS BIGINT) AS program_account_id,"
+                        " CAST(NULL AS NUMERIC(14, 2)) AS total) hist ON FALSE")
+        history_params = []
     sql = f"""
         INSERT INTO billing_statement
             (program_account_id, period_end, period_start, opening_balance, charges, credits, payments,
@@ -150,13 +167,7 @@ def insert_statements(account_ids: Sequence[int], period_end: date, run_id: int 
                     ON t.program_account_id = a.id
                   LEFT JOIN billing_statement prev
                     ON prev.program_account_id = a.id AND prev.period_end = %s
-                  LEFT JOIN (SELECT program_account_id, SUM(amount) AS total
-                               FROM billing_ledgerentry
-                              WHERE billing_period < %s AND {OWING_SQL} AND program_account_id IN ({ids})
-                                AND program_account_id NOT IN (
-                                    SELECT program_account_id FROM billing_statement WHERE period_end = %s)
-                              GROUP BY program_account_id) hist
-                    ON hist.program_account_id = a.id
+                  {history_join}
                   JOIN accounts_business b ON b.id = a.business_id
                  WHERE a.id IN ({ids})) x
          WHERE TRUE
@@ -167,7 +178,7 @@ def insert_statements(account_ids: Sequence[int], period_end: date, run_id: int 
         d.period_end, d.period_start, d.due_date, d.issued_on, *hash_params, run_id, now,
         d.period_end, *account_ids,
         d.previous,
-        d.period_end, *account_ids, d.previous,
+        *history_params,
         *account_ids,
     ]
     with connection.cursor() as cursor:
