@@ -141,7 +141,7 @@ def insert_statements(account_ids: Sequence[int], period_end: date, run_id: int 
                                FROM billing_ledgerentry
                               WHERE billing_period < %s AND {OWING_SQL} AND program_account_id IN ({_in(no_previous)})
                               GROUP BY program_account_id) hist
-                    ON hist.program_account_id = a.id"""
+                    ON hist.program_account_id = a.id"""  # noqa: S608 - only placeholders are interpolated
         history_params = [d.period_end, *no_previous]
     else:
         history_join = ("LEFT JOIN (SELECT CAST(NULL AS BIGINT) AS program_account_id,"
