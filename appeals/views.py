@@ -10,6 +10,7 @@ import mimetypes
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
+from django.core.paginator import Paginator
 from django.http import FileResponse, Http404
 from django.shortcuts import redirect, render
 from django.urls import reverse
@@ -37,6 +38,8 @@ from .models import Appeal, AppealDocument, AppealNotice, ExtensionApplication
 REVIEW_STATUSES = (Appeal.Status.SUBMITTED, Appeal.Status.ACKNOWLEDGED, Appeal.Status.ASSIGNED,
                    Appeal.Status.INFO_REQUESTED, Appeal.Status.DECISION_RENDERED)
 
+PAGE_SIZE = 50  # appeals per page (lists and the review queue)
+
 
 def _for_acting(request, qs):
     acting = get_acting_for(request)
@@ -59,8 +62,9 @@ def _action_row(obj, today, kind):
 def appeal_list(request):
     today = timezone.localdate()
     user = request.user
-    appeals = list(selectors.with_list_relations(_for_acting(request, selectors.appeals_for(user)))
-                   .order_by("-created_at")[:200])
+    page = Paginator(selectors.with_list_relations(_for_acting(request, selectors.appeals_for(user)))
+                     .order_by("-created_at", "-id"), PAGE_SIZE).get_page(request.GET.get("page"))
+    appeals = list(page)
     rows = [{"appeal": a, "deadline": deadlines.next_deadline(a, today)} for a in appeals]
     appealed_penalties = {a.penalty_id for a in appeals if a.penalty_id}
     penalties = _for_acting(request, selectors.penalties_for(user).exclude(pk__in=Appeal.objects.filter(
@@ -74,7 +78,7 @@ def appeal_list(request):
     extensions = _for_acting(request, selectors.extensions_for(user)).select_related("penalty", "statement")[:50]
     notices = AppealNotice.objects.filter(appeal__in=[a.pk for a in appeals]).select_related("appeal")[:10]
     return render(request, "appeals/list.html", {
-        "rows": rows, "actions": actions, "extensions": extensions, "notices": notices,
+        "rows": rows, "page": page, "actions": actions, "extensions": extensions, "notices": notices,
         "is_cbsa": selectors.is_cbsa(user), "today": today,
     })
 
@@ -302,12 +306,14 @@ def review_queue(request):
     qs = Appeal.objects.filter(status__in=REVIEW_STATUSES)
     if status in Appeal.Status.values:
         qs = Appeal.objects.filter(status=status)
-    appeals = selectors.with_list_relations(qs.select_related("assigned_to")).order_by("submitted_at", "id")[:200]
-    rows = [{"appeal": a, "deadline": deadlines.next_deadline(a, today)} for a in appeals]
+    page = Paginator(selectors.with_list_relations(qs.select_related("assigned_to")).order_by("submitted_at", "id"),
+                     PAGE_SIZE).get_page(request.GET.get("page"))
+    rows = [{"appeal": a, "deadline": deadlines.next_deadline(a, today)} for a in page]
     extensions = (ExtensionApplication.objects.filter(status=ExtensionApplication.Status.REQUESTED)
                   .select_related("program_account", "penalty", "statement"))
     return render(request, "appeals/review_queue.html", {
-        "rows": rows, "extensions": extensions, "status": status, "statuses": Appeal.Status.choices,
+        "rows": rows, "page": page, "query": f"status={status}" if status else "", "extensions": extensions,
+        "status": status, "statuses": Appeal.Status.choices,
     })
 
 

@@ -231,3 +231,28 @@ def test_filters_only_narrow_and_never_tell_what_exists(client, appeal, importer
                 f"/api/v1/statements-of-adjustment/?program_account={foreign.pk}"):
         response = client.get(url)
         assert (response.status_code, response.json()["count"]) == (200, 0), url
+
+
+def test_review_queue_pages_instead_of_stopping(client, cbsa, account, importer, monkeypatch):
+    """More filed appeals than a page holds: every one is reachable (page 2), none silently dropped,
+    and a page costs the same number of queries whatever the number of appeals."""
+    from appeals import views
+
+    monkeypatch.setattr(views, "PAGE_SIZE", 3)
+    today = timezone.localdate()
+    filed = []
+    for _ in range(4):
+        penalty = make_penalty(cbsa, account, served_on=today - timedelta(days=10), today=today)
+        appeal = services.appeal_create(actor=importer.bam, penalty=penalty, grounds="g")
+        services.appeal_submit(actor=importer.bam, appeal=appeal)
+        filed.append(appeal)
+    client.force_login(cbsa)
+    first = client.get("/appeals/review/").content.decode()
+    second = client.get("/appeals/review/?page=2").content.decode()
+    shown = [a for a in filed if f"#{a.pk} " in first or f"#{a.pk} " in second]
+    assert len(shown) == 4 and "Page 1 of 2" in first
+    with CaptureQueriesContext(connection) as one:
+        client.get("/appeals/review/?page=2")
+    with CaptureQueriesContext(connection) as full:
+        client.get("/appeals/review/")
+    assert len(one) == len(full)
