@@ -35,6 +35,7 @@ from .serializers import (
     PaymentInputSerializer,
     PaymentSerializer,
     StatementDetailSerializer,
+    StatementLineSerializer,
     StatementSerializer,
 )
 from .summary import money_summary
@@ -97,7 +98,18 @@ class StatementViewSet(_GatedMixin, viewsets.ReadOnlyModelViewSet):
         ).order_by("-period_end", "program_account_id")
 
     def get_serializer_class(self):
+        if self.action == "lines":
+            return StatementLineSerializer
         return StatementDetailSerializer if self.action == "retrieve" else StatementSerializer
+
+    @extend_schema(responses=StatementLineSerializer(many=True), filters=False,
+                   description="The statement's lines (its ledger entries), paginated: a statement can have "
+                               "tens of thousands.")
+    @action(detail=True, methods=["get"])
+    def lines(self, request, pk=None):
+        statement = self.get_object()
+        page = self.paginate_queryset(statement.lines())
+        return self.get_paginated_response(StatementLineSerializer(page, many=True).data)
 
     @extend_schema(
         responses={(200, "application/pdf"): OpenApiTypes.BINARY, 202: OpenApiTypes.OBJECT},

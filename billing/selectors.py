@@ -13,7 +13,8 @@ from datetime import date
 from decimal import Decimal
 
 from django.contrib.contenttypes.models import ContentType
-from django.db.models import F, QuerySet, Sum
+from django.core.paginator import Paginator
+from django.db.models import Case, Count, F, IntegerField, QuerySet, Sum, Value, When
 from django.http import Http404
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
@@ -91,6 +92,7 @@ LINE_GROUPS: list[tuple[str, str, str, str, tuple[str, ...]]] = [
     ("credits", _("Credits and offsets"), "Credits and offsets", "Crédits et compensations", (Kind.REFUND, Kind.OFFSET)),
 ]
 _GROUP_OF_KIND = {kind: group[0] for group in LINE_GROUPS for kind in group[4]}
+OTHER_GROUP_RANK = [g[0] for g in LINE_GROUPS].index("other_charges")
 
 
 @dataclass
@@ -115,6 +117,7 @@ class LineGroup:
     title_en: str
     title_fr: str
     lines: list[StatementLine] = field(default_factory=list)
+    count: int = 0  # all its lines (``lines`` may hold one page of them)
     total: Decimal = ZERO
     duties: Decimal = ZERO
     gst: Decimal = ZERO
@@ -169,10 +172,42 @@ def statement_line_groups(statement: Statement) -> list[LineGroup]:
     for line in _with_cads(entries, [statement.program_account_id]):
         group = groups[_GROUP_OF_KIND.get(line.entry.kind, "other_charges")]
         group.lines.append(line)
+        group.count += 1
         group.total += line.entry.amount
         group.duties += line.duties
         group.gst += line.entry.gst
     return [g for g in groups.values() if g.lines]
+
+
+STATEMENT_PAGE_LINES = 200  # lines per page of the statement page (a statement can have tens of thousands)
+
+
+def statement_line_page(statement: Statement, page_number, *, size: int | None = None):
+    """One page of the statement's lines, in group order, and every group's full count and totals.
+
+    Returns (groups, page): each group holds the page's lines of its kinds, and its ``count``,
+    ``total``, ``duties`` and ``gst`` over all its lines (one aggregate query); the page object
+    for the pagination links. The cost does not grow with the statement's size.
+    """
+    rank = Case(*[When(kind__in=kinds, then=Value(i)) for i, (*_head, kinds) in enumerate(LINE_GROUPS)],
+                default=Value(OTHER_GROUP_RANK), output_field=IntegerField())
+    page = Paginator(statement.lines().annotate(group_rank=rank).order_by("group_rank", "effective_date", "id"),
+                     size or STATEMENT_PAGE_LINES).get_page(page_number)
+    groups: OrderedDict[str, LineGroup] = OrderedDict(
+        (key, LineGroup(key, label, en, fr)) for key, label, en, fr, _kinds in LINE_GROUPS
+    )
+    for row in statement.lines().order_by().values("kind").annotate(
+        n=Count("id"), amount_sum=Sum("amount"), gst_sum=Sum("gst"),
+        dt_sum=Sum(F("duty") + F("sima") + F("excise_duty") + F("excise_tax") + F("gst")),
+    ):
+        group = groups[_GROUP_OF_KIND.get(row["kind"], "other_charges")]
+        group.count += row["n"]
+        group.total += row["amount_sum"] or ZERO
+        group.gst += row["gst_sum"] or ZERO
+        group.duties += (row["dt_sum"] or ZERO) - (row["gst_sum"] or ZERO)
+    for line in _with_cads(list(page), [statement.program_account_id]):
+        groups[_GROUP_OF_KIND.get(line.entry.kind, "other_charges")].lines.append(line)
+    return [g for g in groups.values() if g.lines], page
 
 
 @dataclass(frozen=True)

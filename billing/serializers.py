@@ -59,15 +59,19 @@ class StatementSerializer(serializers.ModelSerializer):
 
 
 class StatementDetailSerializer(StatementSerializer):
-    lines = serializers.SerializerMethodField(help_text=_("The statement's ledger entries (its lines)."))
+    """A statement with where to read its lines: ``lines_url`` pages through them (a statement can
+    have tens of thousands, too many for one response)."""
+
+    lines_url = serializers.SerializerMethodField(help_text=_("Its lines, paginated: GET this URL."))
 
     class Meta(StatementSerializer.Meta):
-        fields = [*StatementSerializer.Meta.fields, "lines"]
+        fields = [*StatementSerializer.Meta.fields, "lines_url"]
         read_only_fields = fields
 
-    @extend_schema_field(StatementLineSerializer(many=True))
-    def get_lines(self, obj: Statement) -> list[dict]:
-        return StatementLineSerializer(obj.lines(), many=True).data
+    def get_lines_url(self, obj: Statement) -> str:
+        from django.urls import reverse
+
+        return reverse("api-statement-lines", args=[obj.pk])
 
 
 class DailyNoticeSerializer(serializers.ModelSerializer):

@@ -91,8 +91,10 @@ def statements(request):
 def statement_detail(request, pk: int):
     business = get_acting_for(request)
     statement = selectors.get_statement_for_user_or_404(request.user, business, pk)
+    groups, page = selectors.statement_line_page(statement, request.GET.get("page"))
     return render(request, "billing/statement_detail.html", {
-        "business": business, "statement": statement, "groups": selectors.statement_line_groups(statement),
+        "business": business, "statement": statement, "groups": groups, "page": page,
+        "query": _query_without_page(request),
         "summary": selectors.statement_summary(statement), "cad_url_name": _cad_url_name(),
     })
 

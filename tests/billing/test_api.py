@@ -71,10 +71,26 @@ def test_statement_detail_lists_its_ledger_entries(importer, account):
         charge(account, n)
     services.run_in_process(date(2025, 11, 17))
     statement = Statement.objects.get(program_account=account)
-    body = client_for(importer.bam).get(f"/api/v1/statements/{statement.pk}/").json()
+    client = client_for(importer.bam)
+    body = client.get(f"/api/v1/statements/{statement.pk}/").json()
     assert body["closing_balance"] == "303.00" and body["lines_count"] == 3
-    assert [line["amount"] for line in body["lines"]] == ["100.00", "101.00", "102.00"]
-    assert body["due_date"] == "2025-12-01"
+    assert body["due_date"] == "2025-12-01" and "lines" not in body
+    lines = client.get(body["lines_url"]).json()
+    assert lines["count"] == 3 and [line["amount"] for line in lines["results"]] == ["100.00", "101.00", "102.00"]
+
+
+def test_statement_lines_page_through_a_big_statement(importer, account, monkeypatch):
+    from rest_framework.pagination import PageNumberPagination
+
+    monkeypatch.setattr(PageNumberPagination, "page_size", 2)
+    for n in range(5):
+        charge(account, n)
+    services.run_in_process(date(2025, 11, 17))
+    statement = Statement.objects.get(program_account=account)
+    client = client_for(importer.bam)
+    first = client.get(f"/api/v1/statements/{statement.pk}/lines/").json()
+    last = client.get(f"/api/v1/statements/{statement.pk}/lines/?page=3").json()
+    assert first["count"] == 5 and len(first["results"]) == 2 and [r["amount"] for r in last["results"]] == ["104.00"]
 
 
 def test_other_importers_get_404_and_empty_lists(importer, other_importer, account):

@@ -467,3 +467,31 @@ def test_credit_card_cap_error_is_shown_on_the_form(client, importer, account):
     assert "capped" in " ".join(response.context["form"].errors.get("amount", []))
     assert "capped" in response.content.decode()
     assert ledger.balance(account) == Decimal("0.00")
+
+
+def test_statement_page_pages_its_lines_with_full_group_totals(client, importer, account, monkeypatch):
+    """A big statement: the page shows one page of lines, every group's count and total over all of
+    its lines, and costs the same number of queries however many lines there are."""
+    monkeypatch.setattr(selectors, "STATEMENT_PAGE_LINES", 2)
+    post_cads(account, PERIOD, 3)
+    post_other(account, K.PAYMENT, "-50.00", PERIOD, reference="PAY-9")
+    statement = close_statement(account)
+    login(client, importer.bam, importer)
+    url = reverse("billing-statement-detail", args=[statement.pk])
+    groups, page = selectors.statement_line_page(statement, 1, size=2)
+    cad_group = groups[0]
+    assert (cad_group.count, len(cad_group.lines), page.paginator.num_pages) == (3, 2, 2)
+    assert cad_group.total == sum(e.amount for e in statement.lines() if e.kind == K.CAD_CHARGE)
+    groups2, _page2 = selectors.statement_line_page(statement, 2, size=2)
+    assert [g.key for g in groups2] == ["cad_charges", "payments"] and groups2[1].total == Decimal("-50.00")
+    html = client.get(url + "?page=2").content.decode()
+    assert "Page 2 of 2" in html and "3 lines" in html
+    other = importer.program_accounts.exclude(pk=account.pk).get()
+    post_cads(other, PERIOD, 9)
+    big = close_statement(other)
+    client.get(url)  # warm per-process caches
+    with CaptureQueriesContext(connection) as small:
+        assert client.get(url).status_code == 200
+    with CaptureQueriesContext(connection) as large:
+        assert client.get(reverse("billing-statement-detail", args=[big.pk])).status_code == 200
+    assert len(large) == len(small)
