@@ -37,7 +37,7 @@ from carm_portal.conf import carm
 from carm_portal.exceptions import ApplicationError
 from carm_portal.money import ZERO
 
-from . import deadlines, transaction_numbers
+from . import deadlines, payment_timing, transaction_numbers
 from .calculation import Totals, cad_totals
 from .models import CAD, CADLine, CADVersion, ReasonCode
 from .validation import (
@@ -444,13 +444,15 @@ def cad_submit(
     cad.status = CAD.Status.SUBMITTED
     cad.submitted_at = now
     cad.submitted_late = cad.due_date is not None and today > cad.due_date
+    payment_timing.decide(cad)
     cad.rejection_reason = ""
     cad.updated_at = now
     cad.save()
     line_objects = _line_objects(cad, checked.lines)
     _replace_lines(cad, line_objects)
     audit.record("declarations.cad.submitted", actor=actor, target=cad, acting_for=cad.program_account.business,
-                 changes={"duties_and_taxes": cad.dt_total, "late": cad.submitted_late})
+                 changes={"duties_and_taxes": cad.dt_total, "late": cad.submitted_late,
+                          "payment_timing": cad.payment_timing})
     if carm("CAD_AUTO_ACCEPT"):
         _accept(cad, line_objects, actor=None, today=today)
     _remember(key_row, cad)
@@ -508,6 +510,7 @@ def cad_file(
     cad.status = CAD.Status.SUBMITTED
     cad.submitted_at = now
     cad.submitted_late = cad.due_date is not None and today > cad.due_date
+    payment_timing.decide(cad)
     cad.updated_at = now
     auto_accept = carm("CAD_AUTO_ACCEPT")
     if auto_accept:
@@ -519,7 +522,8 @@ def cad_file(
                  changes={"transaction_number": cad.transaction_number, "lines": len(draft.lines),
                           "broker": broker})
     audit.record("declarations.cad.submitted", actor=actor, target=cad, acting_for=program_account.business,
-                 changes={"duties_and_taxes": cad.dt_total, "late": cad.submitted_late})
+                 changes={"duties_and_taxes": cad.dt_total, "late": cad.submitted_late,
+                          "payment_timing": cad.payment_timing})
     if auto_accept:
         _charge_original(cad, line_objects, actor=None, now=now)
     _remember(key_row, cad)
@@ -812,7 +816,7 @@ def _interest_on(cad: CAD, version: CADVersion, delta: Totals, *, actor: User, t
     from the day after the original payment due date to the day the adjustment is approved."""
     if delta.duties_and_taxes <= 0 or cad.billing_period is None:
         return
-    accrual = interest.interest_between(delta.duties_and_taxes, payable_on=calendar.payment_due_date(cad.billing_period),
+    accrual = interest.interest_between(delta.duties_and_taxes, payable_on=payment_timing.payment_due_date(cad),
                                         paid_on=today)
     if accrual.amount <= ZERO:
         return
