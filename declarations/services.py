@@ -555,9 +555,18 @@ def charge_entry_fields(cad: CAD, *, actor: User | None) -> dict[str, Any] | Non
         "program_account": cad.program_account, "kind": LedgerEntry.Kind.CAD_CHARGE,
         "effective_date": cad.release_date, "billing_period": cad.billing_period,
         "breakdown": totals.breakdown(), "source": cad, "idempotency_key": f"cad:{cad.pk}:v1",
-        "reference": cad.transaction_number,
-        "description": _("CAD %(number)s") % {"number": cad.transaction_number}, "created_by": actor,
+        "reference": cad.transaction_number, "description": _charge_description(cad), "created_by": actor,
     }
+
+
+def _charge_description(cad: CAD) -> str:
+    """The charge's line on the statement and in the transaction history: a pay-at-release CAD
+    says so, with its due date (declarations.payment_timing), since it is not deferred to the
+    statement's due date."""
+    if cad.pays_on_release:
+        return _("CAD %(number)s, due on release %(date)s (no RPP)") % {
+            "number": cad.transaction_number, "date": cad.release_date.isoformat()}
+    return _("CAD %(number)s") % {"number": cad.transaction_number}
 
 
 def original_version(cad: CAD, lines: Sequence[CADLine], *, actor: User | None, now) -> CADVersion:

@@ -138,10 +138,14 @@ def test_the_warning_says_what_enrolment_would_change():
 
 def test_a_cash_cad_is_overdue_from_the_day_after_release_with_interest(importer, account, enrolled, tariff, cbsa,
                                                                          nine_percent):
-    accepted_cad(importer.bam, account, cbsa)
-    accepted_cad(importer.bam, enrolled, cbsa, invoice_number="INV-2")
-    # The charge is on the ledger in its period like any CAD charge (statements reconcile).
+    cad = accepted_cad(importer.bam, account, cbsa)
+    other = accepted_cad(importer.bam, enrolled, cbsa, invoice_number="INV-2")
+    # The charge is on the ledger in its period like any CAD charge (statements reconcile), and
+    # its line on the statement says it was due on release.
     assert ledger.balance(account) == WORKED_DT
+    charges = dict(LedgerEntry.objects.filter(kind=LedgerEntry.Kind.CAD_CHARGE).values_list("reference", "description"))
+    assert charges == {cad.transaction_number: f"CAD {cad.transaction_number}, due on release 2025-11-03 (no RPP)",
+                       other.transaction_number: f"CAD {other.transaction_number}"}
     assert overdue.overdue_amounts([account.pk, enrolled.pk], date(2025, 11, 3)) == {}
     assert overdue.overdue_amounts([account.pk, enrolled.pk], date(2025, 11, 4)) == {
         account.pk: (WORKED_DT, RELEASE)}
@@ -166,9 +170,13 @@ def test_a_cash_cad_paid_a_week_after_release_pays_seven_days(importer, account,
     assert (statement.interest, statement.closing_balance) == (D("2.79"), D("2.79"))
 
 
-def test_unpaid_cash_cad_keeps_accruing_into_the_next_period(importer, account, tariff, cbsa, nine_percent):
-    accepted_cad(importer.bam, account, cbsa)
+def test_unpaid_cash_cad_keeps_accruing_into_the_next_period(client, importer, account, tariff, cbsa, nine_percent):
+    cad = accepted_cad(importer.bam, account, cbsa)
     billing_services.run_in_process(date(2025, 11, 17))
+    november = Statement.objects.get(program_account=account, period_end=date(2025, 11, 17))
+    client.force_login(importer.bam)
+    page = client.get(reverse("billing-statement-detail", args=[november.pk])).content.decode()
+    assert f"CAD {cad.transaction_number}, due on release 2025-11-03 (no RPP)" in page
     billing_services.run_in_process(date(2025, 12, 17))
     december = Statement.objects.get(program_account=account, period_end=date(2025, 12, 17))
     # 2025-11-18 → 2025-12-01: the cash charge 1,614.11, 14 days → 5.5720;
