@@ -286,10 +286,11 @@ def cad_submit(request, pk):
 def cad_calculate(request):
     """Live totals for the CAD form (JSON): the same parsing as the form, then ``cad_calculate``."""
     cad = None
+    accounts = ProgramAccount.objects.none()
     if request.POST.get("cad"):
         cad = _cad_or_404(request, request.POST["cad"])
     else:
-        _acting_accounts(request, Scope.SUBMIT_CADS)
+        _acting, accounts = _acting_accounts(request, Scope.SUBMIT_CADS)
     formset = line_formset(request.POST)
     errors: dict[str, list[str]] = {}
     if cad is not None:
@@ -330,7 +331,25 @@ def cad_calculate(request):
     return JsonResponse({
         "ok": not errors, "totals": {k: str(v) for k, v in result.totals.as_dict().items()},
         "lines": lines, "errors": errors,
+        "payment_warning": _live_payment_warning(request, cad, accounts, header),
     })
+
+
+def _live_payment_warning(request, cad, accounts, header) -> str | None:
+    """The pay-at-release warning for the RM account and release date in the form ("" when RPP
+    applies; None when no account is chosen: the page keeps what it shows)."""
+    if cad is not None:
+        account = cad.program_account
+    else:
+        chosen = request.POST.get("program_account", "")
+        account = accounts.filter(pk=int(chosen)).first() if chosen.isdigit() else None
+    if account is None:
+        return None
+    today = timezone.localdate()
+    release = header.get("release_date") or today
+    if payment_timing.timing_on(account, release) != payment_timing.ON_RELEASE:
+        return ""
+    return payment_timing.warning_text(release, header.get("cad_type") or CAD.Type.REGULAR, today=today)
 
 
 # --- Correct / adjust, withdraw ---------------------------------------------------------------------

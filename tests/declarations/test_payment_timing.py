@@ -240,7 +240,7 @@ def test_web_form_warns_before_filing_and_pages_show_it(client, importer, accoun
         page = client.get(reverse("cad_create")).content.decode()
         # Both RM accounts are not enrolled: one warning each, released today (2025-11-05), the
         # statement due 2025-12-01.
-        assert page.count("data-payment-warning") == 2
+        assert page.count("data-payment-warning>") == 2
         assert "duties and taxes are due on release (2025-11-05)" in page and "due on 2025-12-01" in page
         cad = file_cad(importer.bam, account)
         detail = client.get(reverse("cad_detail", args=[cad.pk])).content.decode()
@@ -254,7 +254,7 @@ def test_web_form_has_no_warning_for_an_enrolled_account(client, importer, tarif
         set_rpp(pa, RPP.ENROLLED)
     client.force_login(importer.bam)
     with on("2025-11-05"):
-        assert "data-payment-warning" not in client.get(reverse("cad_create")).content.decode()
+        assert "data-payment-warning>" not in client.get(reverse("cad_create")).content.decode()
 
 
 def test_a_broker_sees_the_warning_on_the_web_form(client, importer, account, broker, tariff):
@@ -262,7 +262,7 @@ def test_a_broker_sees_the_warning_on_the_web_form(client, importer, account, br
         factories.make_delegation(importer, broker, accounts=[account])
         client.force_login(broker.bam)
         page = client.get(reverse("cad_create")).content.decode()
-    assert page.count("data-payment-warning") == 1 and "not enrolled in RPP" in page
+    assert page.count("data-payment-warning>") == 1 and "not enrolled in RPP" in page
 
 
 def test_list_page_query_count_does_not_grow_with_cash_cads(client, importer, account, enrolled, tariff,
@@ -289,3 +289,18 @@ def test_readiness_says_what_enrolment_would_change(importer, account, enrolled,
                            "on 2025-12-01. 1 pay-at-release CAD filed so far.")
     assert cash.next_url == reverse("rpp:account", args=[account.pk])
     assert deferred.ok and "2025-12-01" in deferred.detail
+
+
+def test_live_calculation_updates_the_warning_for_the_account_and_release_date(client, importer, account, enrolled,
+                                                                               tariff):
+    from .test_views import FACE_CREAM, form_data
+
+    client.force_login(importer.bam)
+    with on("2025-11-05"):
+        cash = client.post(reverse("cad_calculate"), form_data(account, [FACE_CREAM])).json()
+        deferred = client.post(reverse("cad_calculate"), form_data(enrolled, [FACE_CREAM])).json()
+        nothing = client.post(reverse("cad_calculate"), form_data(account, [FACE_CREAM], program_account="")).json()
+    assert cash["payment_warning"] == payment_timing.warning_text(RELEASE, CAD.Type.REGULAR, today=FILED_ON)
+    assert "(2025-11-03)" in cash["payment_warning"] and "due on 2025-12-01" in cash["payment_warning"]
+    assert deferred["payment_warning"] == ""
+    assert nothing["payment_warning"] is None

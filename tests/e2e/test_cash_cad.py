@@ -3,6 +3,8 @@ in the browser. The form warns before filing that duties and taxes are due on re
 RPP would change; a UST line of Chinese origin is refused; the filed CAD shows "due on release"
 with the release date. Screenshots in English at 1280 px and in French at 390 px."""
 
+from datetime import timedelta
+
 import pytest
 from django.core.management import call_command
 from django.utils import timezone
@@ -43,6 +45,13 @@ def test_importer_without_rpp_files_a_cash_cad(new_page, browser, live_server, s
     text = warning.inner_text()
     assert "not enrolled in RPP" in text and f"due on release ({today.isoformat()})" in text
     assert f"monthly statement due on {deferred_due.isoformat()}" in text
+    # Released two days ago: the warning follows the release date typed (live, no reload).
+    released = today - timedelta(days=2)
+    deferred_due = payment_timing.deferred_due_date(released, CAD.Type.REGULAR, today=today)
+    page.fill("input[name=direct_shipment_date]", released.isoformat())
+    page.fill("input[name=release_date]", released.isoformat())
+    page.locator("[data-payment-warning]", has_text=f"due on release ({released.isoformat()})").wait_for()
+    assert f"monthly statement due on {deferred_due.isoformat()}" in page.locator("[data-payment-warning]").inner_text()
 
     page.fill("input[name=office_code]", "0497")
     page.fill("input[name=vendor_name]", "Guangzhou Tools Co.")
@@ -70,15 +79,15 @@ def test_importer_without_rpp_files_a_cash_cad(new_page, browser, live_server, s
     page.wait_for_url("**/declarations/*/")
     cad = CAD.objects.get(program_account=account)
     assert cad.status == CAD.Status.ACCEPTED and cad.payment_timing == CAD.PaymentTiming.ON_RELEASE
-    assert cad.payment_due_date == cad.release_date == today
+    assert cad.payment_due_date == cad.release_date == released
     main = page.locator("main").inner_text()
     assert "Pay-at-release CAD" in main and "Due on release (no RPP)" in main
-    assert f"due {today.isoformat()}" in page.locator("[data-payment='on_release']").inner_text()
+    assert f"due {released.isoformat()}" in page.locator("[data-payment='on_release']").inner_text()
     screenshot(page, "cash-cad-detail")
 
     page.goto("/declarations/")
     row = page.locator("main table tbody tr", has_text=cad.transaction_number)
-    assert "On release" in row.inner_text() and today.isoformat() in row.inner_text()
+    assert "On release" in row.inner_text() and released.isoformat() in row.inner_text()
 
     # In French, on a 390 px phone: the form's warning and the CAD page still show it.
     context = browser.new_context(base_url=live_server.url, locale="fr-CA", viewport={"width": 390, "height": 844})
