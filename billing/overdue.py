@@ -130,13 +130,14 @@ def _cash_charges(account_ids: list[int], *, since: date, until: date) -> list[t
     # The CAD records the decision (declarations.payment_timing); read, never written, here.
     from declarations.models import CAD
 
-    cash_cads = CAD.objects.filter(program_account_id__in=account_ids,
-                                   payment_timing=CAD.PaymentTiming.ON_RELEASE).values("pk")
+    # CAD.billing_period is its charge's period: the cash CADs' partial index bounds the read.
+    cash_cads = CAD.objects.filter(program_account_id__in=account_ids, payment_timing=CAD.PaymentTiming.ON_RELEASE,
+                                   billing_period__gte=since).order_by().values("pk")
     rows = (
         LedgerEntry.objects.filter(
             program_account_id__in=account_ids, kind=LedgerEntry.Kind.CAD_CHARGE, billing_period__gte=since,
             effective_date__lt=until, source_type=ContentType.objects.get_for_model(CAD), source_id__in=cash_cads,
-        ).values_list("program_account_id", "billing_period", "effective_date", "amount")
+        ).order_by().values_list("program_account_id", "billing_period", "effective_date", "amount")
     )
     return [(account_id, CashCharge(billed, released, amount)) for account_id, billed, released, amount in rows]
 

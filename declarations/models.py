@@ -349,6 +349,10 @@ class CAD(_TotalsMixin, models.Model):
             models.Index(fields=["program_account", "status"], name="cad_account_status"),
             models.Index(fields=["program_account", "-release_date"], name="cad_account_release"),
             models.Index(fields=["status", "due_date"], name="cad_status_due"),
+            # The billing cycle's read of pay-at-release charges (billing.overdue): an account's
+            # cash CADs billed from a period on; only those rows are indexed.
+            models.Index(fields=["program_account", "billing_period"], condition=Q(payment_timing="on_release"),
+                         name="cad_cash_by_period"),
         ]
 
     def __str__(self) -> str:
