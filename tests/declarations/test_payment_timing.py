@@ -304,3 +304,22 @@ def test_live_calculation_updates_the_warning_for_the_account_and_release_date(c
     assert "(2025-11-03)" in cash["payment_warning"] and "due on 2025-12-01" in cash["payment_warning"]
     assert deferred["payment_warning"] == ""
     assert nothing["payment_warning"] is None
+
+
+def test_overdue_reads_cash_charges_in_constant_queries(importer, account, tariff, cbsa, django_assert_num_queries):
+    accounts = [account]
+    accepted_cad(importer.bam, account, cbsa)
+    for _ in range(4):
+        pa = factories.make_business(accounts=1).program_accounts.get()
+        factories.add_member(pa.business, importer.bam)
+        accepted_cad(importer.bam, pa, cbsa)
+        accounts.append(pa)
+    overdue.overdue_amounts([account.pk], date(2025, 11, 10))  # warm the content-type cache
+    # The latest due statements, the cash-CAD charges, the payments and credits (no statement is
+    # due yet: reading their rows is skipped).
+    with django_assert_num_queries(3):
+        one = overdue.overdue_amounts([account.pk], date(2025, 11, 10))
+    with django_assert_num_queries(3):
+        five = overdue.overdue_amounts([pa.pk for pa in accounts], date(2025, 11, 10))
+    assert one == {account.pk: (WORKED_DT, RELEASE)}
+    assert five == {pa.pk: (WORKED_DT, RELEASE) for pa in accounts}
