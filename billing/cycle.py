@@ -92,8 +92,10 @@ def post_interest_and_penalties(account_ids: Sequence[int], period_end: date) ->
     charges nothing twice.
     """
     previous = calendar.previous_period(period_end)
+    # Pay-at-release CAD charges are overdue from the day after release (declarations.payment_timing);
+    # those billed before the previous period are on statements already due.
     histories = overdue.load_histories(account_ids, periods=(calendar.previous_period(previous), previous),
-                                       until=period_end)
+                                       until=period_end, cash_since=previous)
     first_day = calendar.period_start(period_end)
     entries = []
     for account_id, history in histories.items():

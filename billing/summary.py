@@ -9,7 +9,9 @@ Per RM account, from the ledger and the issued statements:
   statement;
 - **overdue**: ``billing.overdue.overdue_on`` as at the start of tomorrow (today's payments count),
   i.e. the part of the amount due whose due date has passed;
-- **not yet billed**: charges of periods after the latest statement (they appear on the next one);
+- **pay-at-release (cash) CAD charges** after the latest statement are payable on their release
+  (``declarations.payment_timing``): part of the amount due, and overdue from the next day;
+- **not yet billed**: other charges of periods after the latest statement (on the next one);
   ``balance = amount due − unapplied credit + not yet billed`` to the cent;
 - **ageing** of the amount due, by days past the due date of the statement that billed it: payments
   clear the oldest debt first, so what is still due is the newest (current, 1–30, 31–60, 61–90, 90+).
@@ -35,7 +37,7 @@ from carm_portal.conf import carm
 from carm_portal.money import ZERO, quantize
 
 from .models import Statement
-from .overdue import AccountHistory, PastStatement, Reduction, overdue_on
+from .overdue import AccountHistory, PastStatement, Reduction, cash_charges, overdue_on
 
 # Ageing buckets: (key, first day past due, last day past due or None); "current" is not yet due.
 AGEING_BUCKETS = (("current", None, 0), ("1-30", 1, 30), ("31-60", 31, 60), ("61-90", 61, 90), ("90+", 91, None))
@@ -124,8 +126,18 @@ def _bucket(days_past_due: int) -> str:
     return AGEING_BUCKETS[-1][0]
 
 
+def _age_cash(money: AccountMoney, charges, left: Decimal, today: date) -> Decimal:
+    """Age the newest debt first: cash-CAD charges by release date; returns what is left to age."""
+    for charge in sorted(charges, key=lambda c: c.release_date, reverse=True):
+        take = min(left, charge.amount)
+        if take > 0:
+            money.ageing[_bucket((today - charge.release_date).days)] += take
+            left -= take
+    return left
+
+
 def money_summary(account_ids: Iterable[int], *, today: date) -> MoneySummary:
-    """The money summary of these RM accounts on ``today`` (the caller passes gated ids). 4 queries."""
+    """The money summary of these RM accounts on ``today`` (the caller passes gated ids). 5 queries."""
     ids = sorted(set(account_ids))
     current = calendar.billing_period_for(today)
     next_issue = calendar.statement_date(current)
@@ -177,15 +189,24 @@ def money_summary(account_ids: Iterable[int], *, today: date) -> MoneySummary:
             unbilled[account_id] += debit
 
     tomorrow = today + timedelta(days=1)
+    # Pay-at-release (cash) CAD charges after the latest statement are payable since their release,
+    # not on the next statement (declarations.payment_timing; billing.overdue's rule).
+    since = calendar.next_period(min(latest.values())) if latest else date.min
+    cash: dict[int, list] = defaultdict(list)
+    for account_id, charge in cash_charges(ids, since=since, until=tomorrow):
+        if account_id not in latest or charge.billing_period > latest[account_id]:
+            cash[account_id].append(charge)
+            unbilled[account_id] -= charge.amount
     accounts = []
     for account_id in ids:
         money = AccountMoney(account_id, balance=quantize(balances.get(account_id) or ZERO),
                              not_yet_billed=quantize(unbilled[account_id]))
         rows = statements.get(account_id, [])
         paid_since = quantize(sum((r.amount for r in reductions[account_id]), ZERO))
+        cash_due = quantize(sum((c.amount for c in cash[account_id]), ZERO))
         if rows:
             last = rows[-1]
-            billed_unpaid = quantize(last["closing_balance"] - paid_since)
+            billed_unpaid = quantize(last["closing_balance"] + cash_due - paid_since)
             money.amount_due = max(ZERO, billed_unpaid)
             money.unapplied_credit = max(ZERO, -billed_unpaid)
             money.due_date = last["due_date"]
@@ -193,13 +214,13 @@ def money_summary(account_ids: Iterable[int], *, today: date) -> MoneySummary:
             history = AccountHistory(
                 [PastStatement(r["period_end"], r["due_date"], r["closing_balance"]) for r in rows
                  if r["closing_balance"] > 0 and r["due_date"] < today],
-                reductions[account_id],
+                reductions[account_id], [c for c in cash[account_id] if c.release_date < today],
             )
             # Payments clear the oldest debt first: the amount still due is the newest debt.
             money.overdue, base = overdue_on(tomorrow, history)
             money.overdue = min(money.overdue, money.amount_due)
             money.overdue_since = base.due_date if base is not None and money.overdue > 0 else None
-            left = money.amount_due
+            left = _age_cash(money, cash[account_id], money.amount_due, today)
             for row in reversed(rows):
                 take = min(left, max(ZERO, row["charges"] + row["interest"] + row["penalties"]))
                 if take > 0:
@@ -208,7 +229,17 @@ def money_summary(account_ids: Iterable[int], *, today: date) -> MoneySummary:
             if left > 0:  # debt older than the statements read: the oldest bucket
                 money.ageing[AGEING_BUCKETS[-1][0]] += left
         else:
-            money.unapplied_credit = paid_since
+            owed = quantize(cash_due - paid_since)
+            money.amount_due, money.unapplied_credit = max(ZERO, owed), max(ZERO, -owed)
+            if cash[account_id]:
+                history = AccountHistory([], reductions[account_id],
+                                         [c for c in cash[account_id] if c.release_date < today])
+                overdue, _base = overdue_on(tomorrow, history)
+                money.overdue = min(overdue, money.amount_due)
+                first_release = min(c.release_date for c in cash[account_id])
+                money.overdue_since = first_release if money.overdue > 0 else None
+                money.due_date = first_release
+                _age_cash(money, cash[account_id], money.amount_due, today)
         accounts.append(money)
     return MoneySummary(today, accounts, next_issue, next_due)
 

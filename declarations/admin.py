@@ -99,8 +99,8 @@ def _with_reason(modeladmin, request, queryset, *, title, action, call, done_mes
 @admin.register(CAD)
 class CADAdmin(admin.ModelAdmin):
     list_display = ["transaction_number", "program_account", "status", "cad_type", "release_date", "due_date",
-                    "submitted_late", "current_version", "dt_total"]
-    list_filter = ["status", "cad_type", "transport_mode", "submitted_late", "release_date"]
+                    "submitted_late", "payment_timing", "current_version", "dt_total"]
+    list_filter = ["status", "cad_type", "payment_timing", "transport_mode", "submitted_late", "release_date"]
     search_fields = ["=transaction_number", "=program_account__number"]
     date_hierarchy = "release_date"
     list_select_related = ["program_account"]

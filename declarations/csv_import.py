@@ -62,7 +62,7 @@ from accounts.roles import Scope
 from billing.ledger import services as ledger
 from carm_portal.conf import carm
 
-from . import deadlines, transaction_numbers
+from . import deadlines, payment_timing, transaction_numbers
 from .models import CAD, CADLine, CADVersion
 from .services import (
     broker_for,
@@ -433,6 +433,7 @@ def _create(*, actor: User, groups: list[_Group], today: date, progress: Progres
         if auto_accept:
             mark_accepted(cad, today=today, now=now)
         cads.append(cad)
+    payment_timing.decide_all(cads)  # pay-at-release without RPP on the day of release: one query
     CAD.objects.bulk_create(cads, batch_size=500)
 
     done = 0

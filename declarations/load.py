@@ -250,6 +250,8 @@ class CadHistoryGenerator:
                 cad.due_date = deadlines.cad_due_date(release, cad_type)
                 cad.set_totals(cad_totals(lines))
                 fate = self._fate(cad)
+                if cad.status != CAD.Status.DRAFT:
+                    cad.payment_timing = CAD.PaymentTiming.DEFERRED  # the loaded accounts are RPP-enrolled
                 for line in lines:
                     line.cad = cad
                 if cad.status in (CAD.Status.ACCEPTED, CAD.Status.WITHDRAWN):

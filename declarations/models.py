@@ -276,6 +276,11 @@ class CAD(_TotalsMixin, models.Model):
         PIPELINE = "pipeline", _("Pipeline / wire")
         OTHER = "other", _("Other")
 
+    class PaymentTiming(models.TextChoices):
+        # carm-rules §3; the rule is declarations.payment_timing.
+        ON_RELEASE = "on_release", _("Due on release (no RPP)")
+        DEFERRED = "deferred", _("Deferred to the monthly statement (RPP)")
+
     # Not yet submitted: may still become late.
     OPEN_STATUSES = (Status.DRAFT, Status.REJECTED)
 
@@ -320,6 +325,12 @@ class CAD(_TotalsMixin, models.Model):
         help_text=_("The period (its 17th) the original charge was posted in."),
     )
     current_version = models.PositiveIntegerField(_("current version"), default=0)
+    # Decided once, when the CAD is submitted, from the RPP status on the day of release
+    # (declarations.payment_timing); a later change of status does not change it. Empty: a draft.
+    payment_timing = models.CharField(
+        _("payment timing"), max_length=10, choices=PaymentTiming.choices, blank=True, default="",
+        help_text=_("Pay-at-release (cash) CAD without RPP, or deferred to the monthly statement with RPP."),
+    )
     vfd_total = _money(_("value for duty"))
     duty_total = _money(_("customs duty"))
     sima_total = _money(_("SIMA duty"))
@@ -338,6 +349,10 @@ class CAD(_TotalsMixin, models.Model):
             models.Index(fields=["program_account", "status"], name="cad_account_status"),
             models.Index(fields=["program_account", "-release_date"], name="cad_account_release"),
             models.Index(fields=["status", "due_date"], name="cad_status_due"),
+            # The billing cycle's read of pay-at-release charges (billing.overdue): an account's
+            # cash CADs billed from a period on; only those rows are indexed.
+            models.Index(fields=["program_account", "billing_period"], condition=Q(payment_timing="on_release"),
+                         name="cad_cash_by_period"),
         ]
 
     def __str__(self) -> str:
@@ -349,6 +364,17 @@ class CAD(_TotalsMixin, models.Model):
         if self.submitted_late:
             return True
         return self.status in self.OPEN_STATUSES and self.due_date is not None and self.due_date < today
+
+    @property
+    def pays_on_release(self) -> bool:
+        return self.payment_timing == self.PaymentTiming.ON_RELEASE
+
+    @property
+    def payment_due_date(self):
+        """When its duties and taxes must be paid (declarations.payment_timing)."""
+        from .payment_timing import payment_due_date
+
+        return payment_due_date(self)
 
     @property
     def is_editable(self) -> bool:

@@ -14,6 +14,7 @@ from django.utils.translation import ngettext
 
 from accounts.readiness import Item, register
 
+from . import payment_timing
 from .models import CAD
 from .selectors import due_soon_q, late_q
 
@@ -74,6 +75,48 @@ def no_late_cads(accounts, today: date) -> dict[int, Item]:
     return out
 
 
+def _enrol_url(pa) -> str:
+    try:
+        return reverse("rpp:account", args=[pa.pk])
+    except NoReverseMatch:  # the RPP pages are not wired
+        return ""
+
+
+def payment_timing_check(accounts, today: date) -> dict[int, Item]:
+    """What RPP enrolment would change (carm-rules §3; declarations.payment_timing): without RPP
+    a CAD is pay-at-release; with it, the same CAD would be billed on the monthly statement.
+    Informational (the "rpp" item carries the score). One grouped query for the accounts."""
+    cash = dict(
+        CAD.objects.filter(program_account__in=[pa.pk for pa in accounts],
+                           payment_timing=CAD.PaymentTiming.ON_RELEASE)
+        .values("program_account_id").annotate(n=Count("id")).values_list("program_account_id", "n")
+    )
+    deferred_due = payment_timing.deferred_due_date(today, CAD.Type.REGULAR, today=today)
+    out = {}
+    for pa in accounts:
+        n = cash.get(pa.pk, 0)
+        filed = (ngettext(" %(n)d pay-at-release CAD filed so far.", " %(n)d pay-at-release CADs filed so far.", n)
+                 % {"n": n}) if n else ""
+        if payment_timing.timing_for_status(pa.rpp_status) == payment_timing.ON_RELEASE:
+            out[pa.pk] = Item(
+                "payment_timing", _("Duties and taxes deferred to the monthly statement"), ok=False,
+                detail=_("Without RPP, a CAD is pay-at-release: its duties and taxes are due on release. Enrolled "
+                         "in RPP with security, a CAD released today would be billed on the monthly statement "
+                         "due on %(due)s.") % {"due": deferred_due.isoformat()} + filed,
+                next_step=_("Enrol in RPP and post security to defer duties and taxes"), next_url=_enrol_url(pa),
+                counts=False,
+            )
+        else:
+            out[pa.pk] = Item(
+                "payment_timing", _("Duties and taxes deferred to the monthly statement"), ok=True,
+                detail=_("Enrolled in RPP: CADs are billed on the monthly statement (next due %(due)s).")
+                % {"due": deferred_due.isoformat()} + filed,
+                counts=False,
+            )
+    return out
+
+
 def register_checks() -> None:
     register("cads_due_soon", cads_due_soon, order=80)
     register("late_cads", no_late_cads, order=85)
+    register("payment_timing", payment_timing_check, order=87)

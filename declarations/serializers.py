@@ -9,6 +9,7 @@ is filed under is chosen among those the access gate allows, so another importer
 
 from __future__ import annotations
 
+from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
@@ -17,6 +18,7 @@ from accounts.models import ProgramAccount
 from accounts.serializers import BusinessBriefSerializer, ProgramAccountBriefSerializer
 from carm_portal.validators import date_validators
 
+from . import payment_timing
 from .models import (
     CAD,
     CADLine,
@@ -88,6 +90,9 @@ class CadSerializer(serializers.ModelSerializer):
     program_account = ProgramAccountBriefSerializer(read_only=True)
     broker = BusinessBriefSerializer(read_only=True, allow_null=True)
     late = serializers.SerializerMethodField()
+    payment_timing = serializers.SerializerMethodField()
+    payment_due_date = serializers.SerializerMethodField()
+    payment_warning = serializers.SerializerMethodField()
     # A plain string in the schema: the CAD status enum would otherwise collide with the other
     # apps' "status" enums in two components (Cad, CadDetail) and warn.
     status = serializers.CharField(read_only=True, help_text=_("draft, submitted, accepted, rejected or withdrawn."))
@@ -100,13 +105,45 @@ class CadSerializer(serializers.ModelSerializer):
             "vendor_country", "invoice_number", "invoice_currency", "purchase_order", "due_date", "late",
             "submitted_at", "submitted_late", "accepted_at", "rejected_at", "rejection_reason", "withdrawn_at",
             "billing_period", "current_version", "vfd_total", "duty_total", "sima_total", "excise_duty_total",
-            "excise_tax_total", "gst_total", "dt_total", "created_at", "updated_at",
+            "excise_tax_total", "gst_total", "dt_total", "payment_timing", "payment_due_date", "payment_warning",
+            "created_at", "updated_at",
         ]
         read_only_fields = fields
 
     @extend_schema_field(serializers.BooleanField(help_text=_("Not submitted past its due date, or submitted late.")))
     def get_late(self, cad: CAD) -> bool:
         return cad.is_late()
+
+    def _shown(self, cad: CAD) -> payment_timing.Shown:
+        cache = self.context.setdefault("_payment_timing", {})
+        if cad.pk not in cache:
+            cache[cad.pk] = payment_timing.shown(cad, today=timezone.localdate())
+        return cache[cad.pk]
+
+    @extend_schema_field(serializers.ChoiceField(
+        choices=CAD.PaymentTiming.choices,
+        help_text=_("on_release: a pay-at-release (cash) CAD, the RM account had no RPP on the day of release "
+                    "(not enrolled or suspended); duties and taxes are due on release. deferred: RPP applies, "
+                    "they are billed on the monthly statement. Recorded when the CAD is submitted and never "
+                    "changed after; for a draft, what filing it now would give."),
+    ))
+    def get_payment_timing(self, cad: CAD) -> str:
+        return self._shown(cad).timing
+
+    @extend_schema_field(serializers.DateField(
+        allow_null=True,
+        help_text=_("When the duties and taxes must be paid: the release date for a pay-at-release CAD, else the "
+                    "due date of the monthly statement it is (or would be) billed on."),
+    ))
+    def get_payment_due_date(self, cad: CAD):
+        return self._shown(cad).due_date
+
+    @extend_schema_field(serializers.CharField(
+        help_text=_("For a pay-at-release CAD, the warning shown before filing (and what RPP enrolment would "
+                    "change); empty otherwise."),
+    ))
+    def get_payment_warning(self, cad: CAD) -> str:
+        return self._shown(cad).warning
 
 
 class CadDetailSerializer(CadSerializer):

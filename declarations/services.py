@@ -38,7 +38,7 @@ from carm_portal.conf import carm
 from carm_portal.exceptions import ApplicationError
 from carm_portal.money import ZERO
 
-from . import deadlines, transaction_numbers
+from . import deadlines, payment_timing, transaction_numbers
 from .calculation import Totals, cad_totals
 from .models import CAD, CADLine, CADVersion, ReasonCode
 from .validation import (
@@ -445,13 +445,15 @@ def cad_submit(
     cad.status = CAD.Status.SUBMITTED
     cad.submitted_at = now
     cad.submitted_late = cad.due_date is not None and today > cad.due_date
+    payment_timing.decide(cad)
     cad.rejection_reason = ""
     cad.updated_at = now
     cad.save()
     line_objects = _line_objects(cad, checked.lines)
     _replace_lines(cad, line_objects)
     audit.record("declarations.cad.submitted", actor=actor, target=cad, acting_for=cad.program_account.business,
-                 changes={"duties_and_taxes": cad.dt_total, "late": cad.submitted_late})
+                 changes={"duties_and_taxes": cad.dt_total, "late": cad.submitted_late,
+                          "payment_timing": cad.payment_timing})
     if carm("CAD_AUTO_ACCEPT"):
         _accept(cad, line_objects, actor=None, today=today)
     _remember(key_row, cad)
@@ -509,6 +511,7 @@ def cad_file(
     cad.status = CAD.Status.SUBMITTED
     cad.submitted_at = now
     cad.submitted_late = cad.due_date is not None and today > cad.due_date
+    payment_timing.decide(cad)
     cad.updated_at = now
     auto_accept = carm("CAD_AUTO_ACCEPT")
     if auto_accept:
@@ -520,7 +523,8 @@ def cad_file(
                  changes={"transaction_number": cad.transaction_number, "lines": len(draft.lines),
                           "broker": broker})
     audit.record("declarations.cad.submitted", actor=actor, target=cad, acting_for=program_account.business,
-                 changes={"duties_and_taxes": cad.dt_total, "late": cad.submitted_late})
+                 changes={"duties_and_taxes": cad.dt_total, "late": cad.submitted_late,
+                          "payment_timing": cad.payment_timing})
     if auto_accept:
         _charge_original(cad, line_objects, actor=None, now=now)
     _remember(key_row, cad)
@@ -552,9 +556,18 @@ def charge_entry_fields(cad: CAD, *, actor: User | None) -> dict[str, Any] | Non
         "program_account": cad.program_account, "kind": LedgerEntry.Kind.CAD_CHARGE,
         "effective_date": cad.release_date, "billing_period": cad.billing_period,
         "breakdown": totals.breakdown(), "source": cad, "idempotency_key": f"cad:{cad.pk}:v1",
-        "reference": cad.transaction_number,
-        "description": _("CAD %(number)s") % {"number": cad.transaction_number}, "created_by": actor,
+        "reference": cad.transaction_number, "description": _charge_description(cad), "created_by": actor,
     }
+
+
+def _charge_description(cad: CAD) -> str:
+    """The charge's line on the statement and in the transaction history: a pay-at-release CAD
+    says so, with its due date (declarations.payment_timing), since it is not deferred to the
+    statement's due date."""
+    if cad.pays_on_release:
+        return _("CAD %(number)s, due on release %(date)s (no RPP)") % {
+            "number": cad.transaction_number, "date": cad.release_date.isoformat()}
+    return _("CAD %(number)s") % {"number": cad.transaction_number}
 
 
 def original_version(cad: CAD, lines: Sequence[CADLine], *, actor: User | None, now) -> CADVersion:
@@ -813,7 +826,7 @@ def _interest_on(cad: CAD, version: CADVersion, delta: Totals, *, actor: User, t
     from the day after the original payment due date to the day the adjustment is approved."""
     if delta.duties_and_taxes <= 0 or cad.billing_period is None:
         return
-    accrual = interest.interest_between(delta.duties_and_taxes, payable_on=calendar.payment_due_date(cad.billing_period),
+    accrual = interest.interest_between(delta.duties_and_taxes, payable_on=payment_timing.payment_due_date(cad),
                                         paid_on=today)
     if accrual.amount <= ZERO:
         return

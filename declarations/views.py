@@ -33,7 +33,7 @@ from carm_portal.conf import carm
 from carm_portal.exceptions import ApplicationError
 
 from . import cad_pdf as cad_documents
-from . import deadlines, selectors, services, tasks
+from . import deadlines, payment_timing, selectors, services, tasks
 from .calculation import Totals
 from .forms import (
     AmendForm,
@@ -111,6 +111,7 @@ def cad_list(request):
     today = timezone.localdate()
     for cad in page.object_list:
         cad.late = cad.is_late(today)
+        cad.payment = payment_timing.shown(cad, today=today)
     query = request.GET.copy()
     query.pop("page", None)
     can_file = program_accounts_for(request.user, Scope.SUBMIT_CADS).filter(business=acting).exists()
@@ -146,7 +147,7 @@ def cad_detail(request, pk):
         "cad": cad, "lines": lines, "versions": versions,
         "totals": _totals_rows(cad.totals), "entries": entries,
         "ledger_total": sum((e.amount for e in entries), Decimal("0.00")),
-        "late": cad.is_late(today), "today": today,
+        "late": cad.is_late(today), "today": today, "payment": payment_timing.shown(cad, today=today),
         "can_edit": cad.is_editable and may_submit,
         "can_amend": accepted and may_adjust and not pending,
         "can_withdraw": cad.status != CAD.Status.WITHDRAWN and not pending
@@ -168,6 +169,22 @@ def _with_extra_line(data):
 def _form_page(request, template: str, context: dict):
     context.setdefault("calculate_url", reverse("cad_calculate"))
     return render(request, template, context)
+
+
+def _payment_warnings(header_form, accounts) -> list[dict]:
+    """Before filing: each RM account offered that had no RPP on the release date typed (today
+    if none yet), with the pay-at-release warning and what enrolment would change."""
+    today = timezone.localdate()
+    data = header_form.cleaned_data if header_form.is_bound and hasattr(header_form, "cleaned_data") else {}
+    release = data.get("release_date") or today
+    cad_type = data.get("cad_type") or CAD.Type.REGULAR
+    accounts = list(accounts)
+    statuses = payment_timing.rpp_statuses_on((pa, release) for pa in accounts)
+    return [
+        {"account": pa, "text": payment_timing.warning_text(release, cad_type, today=today)}
+        for pa in accounts
+        if payment_timing.timing_for_status(statuses[(pa.pk, release)]) == payment_timing.ON_RELEASE
+    ]
 
 
 @login_required
@@ -198,6 +215,7 @@ def cad_create(request):
             return redirect("cad_detail", pk=cad.pk)
     return _form_page(request, "declarations/cad_form.html", {
         "header_form": header_form, "formset": formset, "acting": acting, "cad": None,
+        "payment_warnings": _payment_warnings(header_form, accounts), "many_accounts": len(accounts) > 1,
     })
 
 
@@ -209,6 +227,9 @@ def _filed_message(request, cad: CAD, filing: bool) -> None:
                          % {"number": cad.transaction_number, "amount": cad.dt_total})
     else:
         messages.success(request, _("CAD %(number)s was submitted.") % {"number": cad.transaction_number})
+    if filing and cad.pays_on_release:
+        messages.warning(request, _("Pay-at-release CAD: its duties and taxes are due on release, %(date)s.")
+                         % {"date": cad.release_date.isoformat()})
 
 
 @login_required
@@ -241,6 +262,7 @@ def cad_edit(request, pk):
             return redirect("cad_detail", pk=cad.pk)
     return _form_page(request, "declarations/cad_form.html", {
         "header_form": header_form, "formset": formset, "acting": cad.program_account.business, "cad": cad,
+        "payment_warnings": _payment_warnings(header_form, [cad.program_account]),
     })
 
 
@@ -265,10 +287,11 @@ def cad_submit(request, pk):
 def cad_calculate(request):
     """Live totals for the CAD form (JSON): the same parsing as the form, then ``cad_calculate``."""
     cad = None
+    accounts = ProgramAccount.objects.none()
     if request.POST.get("cad"):
         cad = _cad_or_404(request, request.POST["cad"])
     else:
-        _acting_accounts(request, Scope.SUBMIT_CADS)
+        _acting, accounts = _acting_accounts(request, Scope.SUBMIT_CADS)
     formset = line_formset(request.POST)
     errors: dict[str, list[str]] = {}
     if cad is not None:
@@ -309,7 +332,25 @@ def cad_calculate(request):
     return JsonResponse({
         "ok": not errors, "totals": {k: str(v) for k, v in result.totals.as_dict().items()},
         "lines": lines, "errors": errors,
+        "payment_warning": _live_payment_warning(request, cad, accounts, header),
     })
+
+
+def _live_payment_warning(request, cad, accounts, header) -> str | None:
+    """The pay-at-release warning for the RM account and release date in the form ("" when RPP
+    applies; None when no account is chosen: the page keeps what it shows)."""
+    if cad is not None:
+        account = cad.program_account
+    else:
+        chosen = request.POST.get("program_account", "")
+        account = accounts.filter(pk=int(chosen)).first() if chosen.isdigit() else None
+    if account is None:
+        return None
+    today = timezone.localdate()
+    release = header.get("release_date") or today
+    if payment_timing.timing_on(account, release) != payment_timing.ON_RELEASE:
+        return ""
+    return payment_timing.warning_text(release, header.get("cad_type") or CAD.Type.REGULAR, today=today)
 
 
 # --- Correct / adjust, withdraw ---------------------------------------------------------------------

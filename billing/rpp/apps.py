@@ -10,6 +10,11 @@ class RppConfig(AppConfig):
     verbose_name = _("RPP security")
 
     def ready(self) -> None:
+        from declarations import payment_timing
+
         from .readiness import register_checks
+        from .selectors import status_changes_since
 
         register_checks()
+        # Whether a CAD is pay-at-release depends on the RPP status on its release day.
+        payment_timing.set_status_changes(status_changes_since)

@@ -230,3 +230,12 @@ def notices_for(user: User, *, manage: bool = False) -> QuerySet[Notice]:
         | Q(program_account__isnull=True, bond__isnull=False, bond__in=bonds.values("id"))
         | Q(program_account__isnull=True, bond__isnull=True, business_id__in=visible.values("business_id"))
     ).select_related("program_account", "bond")
+
+
+def status_changes_since(account_ids, since):
+    """(account id, changed at, status before) of the RPP status changes since ``since``, oldest first
+    (one query): declarations.payment_timing reads a CAD's release-day status through it."""
+    from .models import RppStatusChange
+
+    return (RppStatusChange.objects.filter(enrolment__program_account_id__in=account_ids, changed_at__gte=since)
+            .order_by("changed_at", "id").values_list("enrolment__program_account_id", "changed_at", "from_status"))

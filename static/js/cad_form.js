@@ -1,7 +1,8 @@
 /* CAD pages: line formset add/remove, live totals, CSV upload progress. No dependencies.
  *
  * Live totals POST the whole form (as the browser would submit it) to the form's
- * data-calculate-url, which answers {ok, totals, lines: {prefix: amounts}, errors: {name: [..]}}.
+ * data-calculate-url, which answers {ok, totals, lines: {prefix: amounts}, errors: {name: [..]},
+ * payment_warning}.
  * Nothing the user typed is touched: only the totals, the per-line amounts and the messages
  * next to the fields change. Messages show only for fields the user has filled or left.
  */
@@ -98,6 +99,21 @@
     return true;
   }
 
+  // Pay-at-release (no RPP) warning for the chosen RM account and release date: "" when RPP
+  // applies, null when no account is chosen (the page keeps what the server rendered).
+  function showPaymentWarning(form, text) {
+    var box = $(form, "[data-payment-warnings]");
+    if (!box || typeof text !== "string") { return; }
+    box.textContent = "";
+    if (!text) { return; }
+    var note = document.createElement("div");
+    note.className = "callout callout-warn";
+    note.setAttribute("role", "status");
+    note.setAttribute("data-payment-warning", "");
+    note.textContent = text;
+    box.appendChild(note);
+  }
+
   function calculate(form) {
     var url = form.dataset.calculateUrl;
     if (!url || !window.fetch) { return; }
@@ -122,6 +138,7 @@
             cell.textContent = amounts ? amounts[cell.dataset.amount] : "—";
           });
         });
+        showPaymentWarning(form, data.payment_warning);
         clearLiveErrors(form);
         var hidden = 0;
         Object.keys(data.errors || {}).forEach(function (name) {

@@ -351,17 +351,27 @@ def test_rejected_adjustment_posts_nothing(importer, account, tariff, cbsa):
     assert again.number == 3 and again.base_number == 1
 
 
-def test_upward_adjustment_carries_interest_from_the_day_after_the_original_due_date(importer, account, tariff, cbsa):
+@pytest.mark.parametrize(("rpp_status", "expected"), [
+    # RPP: payable on the statement's due date 2025-12-01:
+    # 161.42 × 9 % × 30 days (2025-12-02 … 12-31) / 365 = 1.19
+    ("enrolled", Decimal("1.19")),
+    # No RPP, a pay-at-release CAD (declarations.payment_timing): payable on release 2025-11-03:
+    # 161.42 × 9 % × 58 days (2025-11-04 … 12-31) / 365 = 2.3085 → 2.31
+    ("not_enrolled", Decimal("2.31")),
+])
+def test_upward_adjustment_carries_interest_from_the_day_after_the_original_due_date(importer, account, tariff, cbsa,
+                                                                                    rpp_status, expected):
     InterestRate.objects.all().delete()  # no waiver: 9 % throughout
     InterestRate.objects.create(effective_from=date(2025, 10, 1), annual_rate=Decimal("0.09"))
+    account.rpp_status = rpp_status
+    account.save(update_fields=["rpp_status"])
     cad = accepted_cad(importer.bam, account, cbsa)
     version = services.cad_amend(actor=importer.bam, cad=cad, lines=[line(value_foreign="11000.00")],
                                  reason_codes=["R3-32-2.VFD"], legal_basis="s32_2", reason_to_believe_date=date(2025, 12, 1),
                                  today=date(2025, 12, 2))
     services.cad_adjustment_review(actor=cbsa, version=version, approve=True, today=date(2025, 12, 31))
     interest = LedgerEntry.objects.get(kind=LedgerEntry.Kind.INTEREST)
-    # 161.42 × 9 % × 30 days (2025-12-02 … 12-31) / 365 = 1.19
-    assert interest.amount == Decimal("1.19") and interest.other == Decimal("1.19")
+    assert interest.amount == expected and interest.other == expected
     cad.refresh_from_db()
     assert entries_sum(cad) == cad.dt_total  # interest is not duty: it hangs on the version
 
