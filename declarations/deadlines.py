@@ -38,9 +38,21 @@ def billing_period(cad: CAD, *, posted_on: date) -> date:
                                    calendar_month=on_calendar_month_cycle(cad.cad_type))
 
 
+def payment_due_date(cad: CAD) -> date | None:
+    """When the CAD's duties and taxes must be paid: the release date for a pay-at-release (cash)
+    CAD (declarations.payment_timing decides which), else the due date of the statement it is
+    billed on (None while not billed)."""
+    if cad.payment_timing == CAD.PaymentTiming.ON_RELEASE:
+        return cad.release_date
+    if cad.billing_period is not None:
+        return calendar.payment_due_date(cad.billing_period)
+    return None
+
+
 def correction_last_day(cad: CAD) -> date | None:
-    """The last day a change is a (free, auto-approved) correction: the day before the payment
-    due date of the period the CAD was billed in."""
+    """The last day a change is a (free, auto-approved) correction: the day before the payment due
+    date of the statement the CAD is billed on. ASSUMPTION (carm-rules §2 speaks of RPP CADs): a
+    pay-at-release CAD keeps the same window, although its own payment was due on release."""
     if cad.billing_period is None:
         return None
     return calendar.payment_due_date(cad.billing_period) - timedelta(days=1)

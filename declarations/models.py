@@ -371,8 +371,8 @@ class CAD(_TotalsMixin, models.Model):
 
     @property
     def payment_due_date(self):
-        """When its duties and taxes must be paid (declarations.payment_timing)."""
-        from .payment_timing import payment_due_date
+        """When its duties and taxes must be paid (declarations.deadlines)."""
+        from .deadlines import payment_due_date
 
         return payment_due_date(self)
 

@@ -107,16 +107,6 @@ def decide_all(cads: Iterable[CAD]) -> None:
         cad.payment_timing = timing_for_status(statuses[(cad.program_account_id, cad.release_date)])
 
 
-def payment_due_date(cad: CAD) -> date | None:
-    """When the CAD's duties and taxes must be paid: the release date for a cash CAD, else the
-    due date of the statement it is billed on (None while not billed)."""
-    if cad.payment_timing == ON_RELEASE:
-        return cad.release_date
-    if cad.billing_period is not None:
-        return calendar.payment_due_date(cad.billing_period)
-    return None
-
-
 def deferred_due_date(release_date: date, cad_type: str, *, today: date) -> date:
     """The statement due date RPP would give a CAD released on ``release_date`` and filed today."""
     period = calendar.posting_period(release_date, posted_on=today,
@@ -174,7 +164,7 @@ def shown(cad: CAD, *, today: date) -> Shown:
         else:
             warning = warning_text(cad.release_date, cad.cad_type, today=today)
         return Shown(timing, cad.release_date, warning)
-    due = payment_due_date(cad) or deferred_due_date(cad.release_date, cad.cad_type, today=today)
+    due = deadlines.payment_due_date(cad) or deferred_due_date(cad.release_date, cad.cad_type, today=today)
     return Shown(timing, due, "")
 
 
@@ -184,7 +174,6 @@ __all__ = [
     "decide",
     "decide_all",
     "deferred_due_date",
-    "payment_due_date",
     "preview",
     "rpp_statuses_on",
     "shown",

@@ -826,7 +826,7 @@ def _interest_on(cad: CAD, version: CADVersion, delta: Totals, *, actor: User, t
     from the day after the original payment due date to the day the adjustment is approved."""
     if delta.duties_and_taxes <= 0 or cad.billing_period is None:
         return
-    accrual = interest.interest_between(delta.duties_and_taxes, payable_on=payment_timing.payment_due_date(cad),
+    accrual = interest.interest_between(delta.duties_and_taxes, payable_on=deadlines.payment_due_date(cad),
                                         paid_on=today)
     if accrual.amount <= ZERO:
         return
