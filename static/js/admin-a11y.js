@@ -2,6 +2,8 @@
    (checked by tests/e2e/test_axe.py).
    - A split date/time field (Django 5 renders it in a <fieldset>) gets one label per input:
      "Created: Date", "Created: Time".
+   - An empty column header (tabular inlines' first and "delete" columns) becomes a plain cell: a
+     header with no text names nothing (axe "empty-table-header").
    - A region that scrolls sideways (inline formsets, wide change lists) can take keyboard focus
      so it can be scrolled with the arrow keys. */
 (function () {
@@ -19,6 +21,13 @@
         if (!labelled) node.setAttribute("aria-label", field && part ? field + ": " + part : (part || field));
       }
     });
+  });
+
+  document.querySelectorAll("thead th").forEach(function (th) {
+    if (th.textContent.trim() || th.querySelector("input, img, svg, [aria-label]")) return;
+    var td = document.createElement("td");
+    td.className = th.className;
+    th.replaceWith(td);
   });
 
   function markScrollable() {

@@ -5,9 +5,10 @@ and a superuser), in English and in French, every page is loaded once and checke
 reload: at 1366 px and at 390 px wide (the media queries apply on resize). At each width axe-core
 (npm ``axe-core``, installed by ``make js-deps``, injected by the test driver as a context init
 script: the DevTools protocol adds it before the page's own scripts and outside the portal's CSP,
-which allows no inline script) must report
-no serious or critical violation; at 390 px the page must also be no wider than the viewport
-(``document.documentElement.scrollWidth``). One browser, one login per persona.
+which allows no inline script) must report no serious or critical violation (nor an empty table
+header, nor two landmarks with one name); at 390 px the page must also be no wider than the
+viewport (``document.documentElement.scrollWidth``). One browser, one login per persona.
+Run time (2 cores, SQLite): about 2 minutes for the four personas' 124 page loads.
 """
 
 from __future__ import annotations
@@ -26,6 +27,8 @@ pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
 AXE = Path(__file__).resolve().parents[2] / "node_modules" / "axe-core" / "axe.min.js"
 WIDE, PHONE = {"width": 1366, "height": 900}, {"width": 390, "height": 844}
 BLOCKING = {"serious", "critical"}
+# Lesser rules that fail too: the issue named the first; the second guards the table regions' names.
+ALSO_FAILING = {"empty-table-header", "landmark-unique"}
 
 # The pages every signed-in importer or broker (acting for a client) opens from the nav and forms.
 COMMON = [
@@ -134,7 +137,7 @@ def _check(page, axe_source: str, paths: list[str], language: str) -> list[str]:
             page.wait_for_timeout(50)
             where = f"{language} {size['width']}px {path}"
             for v in page.evaluate(RUN_AXE):
-                if v["impact"] in BLOCKING:
+                if v["impact"] in BLOCKING or v["id"] in ALSO_FAILING:
                     problems.append(f"{where}: {v['impact']} {v['id']} x{v['count']} ({v['help']}) {v['nodes']}")
             if size is PHONE:
                 widths = page.evaluate(WIDTHS)
