@@ -97,3 +97,20 @@ def test_screenshots_fr_phone_and_en_wide(new_page, demo, email):
             screenshot(page, f"phone-{who}-{language}-{size['width']}-{name}")
             if size is PHONE:
                 assert page.evaluate("document.documentElement.scrollWidth") <= 390, path
+
+
+@pytest.mark.parametrize("path", ["/billing/payments/", "/billing/", "/billing/transactions/"])
+def test_billing_tables_become_cards_on_a_phone(new_page, demo, path):
+    page = new_page()
+    login(page, "importer@example.com")
+    page.set_viewport_size(PHONE)
+    page.goto(path)
+    table = page.locator("main table.table-cards")
+    assert table.count() == 1 and "cards-ready" in table.get_attribute("class")
+    amount = table.locator("tbody tr").first.locator("td.num")
+    assert amount.get_attribute("data-label") in ("Amount", "Closing balance")
+    box = amount.bounding_box()
+    assert box["x"] >= 0 and box["x"] + box["width"] <= 390
+    assert page.locator("main .table-wrap").first.evaluate("e => e.scrollWidth <= e.clientWidth")
+    assert table.locator("tbody tr").first.get_attribute("role") == "row"
+    screenshot(page, "phone-cards" + path.rstrip("/").replace("/", "-"))
