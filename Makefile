@@ -7,13 +7,13 @@ BIN := $(VENV)/bin
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: demo test install system-deps migrate seed run web worker beat pdf-worker lint clean
+.PHONY: demo test install js-deps system-deps migrate seed run web worker beat pdf-worker lint clean
 
 ## demo: set up everything (venv, packages, database, demo data) and serve http://127.0.0.1:8000
 demo: install migrate seed run
 
 ## test: the whole test suite (SQLite + eager Celery locally; .ci/run adds PostgreSQL + Redis)
-test: install system-deps
+test: install system-deps js-deps
 	$(BIN)/pytest
 
 install: $(BIN)/.installed
@@ -23,6 +23,14 @@ $(BIN)/.installed: pyproject.toml
 	$(BIN)/pip install --quiet --upgrade pip
 	$(BIN)/pip install --quiet -e ".[dev]"
 	touch $@
+
+## js-deps: the test suite's JavaScript (axe-core for tests/e2e/test_axe.py), pinned by package-lock.json
+js-deps: node_modules/.installed
+
+node_modules/.installed: package.json package-lock.json
+	@if command -v npm >/dev/null 2>&1; then \
+	  npm ci --no-audit --no-fund --loglevel=error && touch $@; \
+	else echo "npm is missing (make system-deps as root installs it): the axe test skips locally, fails in CI" >&2; fi
 
 ## system-deps: Debian packages the tests need (Chromium for browser tests, poppler for PDFs)
 system-deps:
@@ -56,4 +64,4 @@ lint: install
 	$(BIN)/ruff check .
 
 clean:
-	rm -rf $(VENV) db.sqlite3 var staticfiles
+	rm -rf $(VENV) db.sqlite3 var staticfiles node_modules
