@@ -13,3 +13,7 @@ class RppConfig(AppConfig):
         from .readiness import register_checks
 
         register_checks()
+
+        from .deadline_items import register_deadlines
+
+        register_deadlines()  # the deadline centre's rows (accounts.deadlines)
