@@ -23,8 +23,7 @@ DUE, LATE = "cad_due", "cad_late"
 
 def _row(cad: CAD, kind: str, today: date) -> Row:
     if kind == LATE:
-        title = _("CAD %(number)s is late (due %(due)s)") % {"number": cad.transaction_number,
-                                                            "due": cad.due_date.isoformat()}
+        title = _("CAD %(number)s is late") % {"number": cad.transaction_number}
     else:
         title = _("Account for CAD %(number)s") % {"number": cad.transaction_number}
     return Row(

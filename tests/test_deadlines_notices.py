@@ -77,7 +77,7 @@ def test_preferences_respected(client, importer):
     # Every box but "a CAD is late": a form that omits a checkbox turns it off.
     fields = ["statement_issued", "due_soon", "overdue", "delegation_requested", "delegation_approved",
               "delegation_expiring", "appeal_decided"]
-    response = client.post(reverse("deadline-preferences"), {f: "on" for f in fields})
+    response = client.post(reverse("deadline-preferences"), dict.fromkeys(fields, "on"))
     assert response.status_code == 302
     assert NotificationPreference.objects.get(user=importer.bam).cad_late is False
     assert send_deadline_notices(TODAY.isoformat()) == 0
