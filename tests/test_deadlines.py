@@ -271,3 +271,20 @@ def test_ics_escaping_and_folding():
               program_account_id=1, account_number="123", ref="cad-1")
     text = ics_calendar([row], name="N", now=timezone.now(), host="portal.test")
     assert "SUMMARY:Déclaration\\, en retard\\; oui (123)" in text
+
+
+def test_rpp_shortfall_due_date(importer, broker):
+    from tests.rpp.conftest import binding_from_estimate
+
+    rm1, _rm2 = rms(importer)
+    req = binding_from_estimate(rm1, "20000", as_of=TODAY)
+    rows = deadlines_for(importer.bam, today=TODAY, kinds_wanted=["rpp_shortfall"])
+    assert [(r.kind, r.date, r.amount, r.account_number) for r in rows] == [
+        ("rpp_shortfall", req.due_date, req.bond_amount, rm1.number)]
+    # A new importer's estimate: the $10,000 minimum, to be posted within 30 days (9 April).
+    assert (req.due_date, req.bond_amount) == (date(2026, 4, 9), D("10000.00"))
+    # Covered by a bond: no row. A broker without the security flag never sees it.
+    factories.make_delegation(importer, broker, valid_from=date(2026, 1, 1), security=False)
+    assert deadlines_for(broker.bam, today=TODAY, kinds_wanted=["rpp_shortfall"]) == []
+    make_bond(importer, rm1, expiry=date(2027, 1, 31), amount=str(req.bond_amount))
+    assert deadlines_for(importer.bam, today=TODAY, kinds_wanted=["rpp_shortfall"]) == []

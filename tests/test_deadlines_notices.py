@@ -154,3 +154,37 @@ def test_appeal_decided(importer):
     assert SentNotice.objects.filter(user=importer.bam, notice="appeal_decided", ref=f"appeal-{appeal.pk}",
                                      on=date(2026, 3, 9)).exists()
     assert any("Denied" in m.body for m in mail.outbox)
+
+
+def test_overdue_notice_once_per_overdue_statement(importer):
+    from carm_portal import calendar
+    from tests.billing.doc_builders import PERIOD, PREVIOUS, close_statement, post_cads
+
+    account = rm1(importer)
+    with on("2025-11-26"):
+        post_cads(account, PREVIOUS, 1)
+        close_statement(account, PREVIOUS)
+        post_cads(account, PERIOD, 1, start=1)
+        close_statement(account, PERIOD)
+        send_deadline_notices()
+        send_deadline_notices()
+    overdue = SentNotice.objects.get(notice="overdue")
+    assert (overdue.ref, overdue.on) == (f"overdue-{account.pk}-{calendar.payment_due_date(PREVIOUS).isoformat()}",
+                                         calendar.payment_due_date(PREVIOUS))
+    (message,) = mail.outbox
+    assert "$1,050.00" in message.body and "$1,064.04" in message.body
+
+
+def test_delegation_expiring_reaches_both_sides(importer, broker):
+    from datetime import timedelta
+
+    factories.make_delegation(importer, broker, valid_from=date(2026, 1, 1), valid_to=TODAY + timedelta(days=10))
+    send_deadline_notices(TODAY.isoformat())
+    assert set(SentNotice.objects.filter(notice="delegation_expiring").values_list("user", flat=True)) == {
+        importer.bam.pk, broker.bam.pk}
+    # 20 days ahead is not yet "about to expire" (14 days).
+    SentNotice.objects.all().delete()
+    mail.outbox.clear()
+    with on(TODAY - timedelta(days=10)):
+        send_deadline_notices()
+    assert not SentNotice.objects.filter(notice="delegation_expiring").exists()
