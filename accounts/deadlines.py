@@ -17,6 +17,7 @@ queries whatever the number of rows.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
+from contextvars import ContextVar
 from dataclasses import dataclass
 from datetime import date, timedelta
 from decimal import Decimal
@@ -26,7 +27,7 @@ from django.urls import reverse
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
-from .access import program_accounts_for
+from .access import active_memberships, program_accounts_for
 from .models import Delegation, ProgramAccount, User
 from .roles import Scope
 
@@ -77,9 +78,22 @@ def kinds() -> list[Kind]:
     return sorted(_KINDS.values(), key=lambda k: (k.order, k.key))
 
 
+# Within one ``deadlines_for`` call, each scope's gate runs once (providers share scopes): the
+# gate's subqueries are costly to build, and a plain id list is cheaper for every provider query.
+_GATE_CACHE: ContextVar[dict | None] = ContextVar("deadline_gate_cache", default=None)
+
+
 def gated(user: User, scope: Scope, account_ids: Iterable[int]):
     """The accounts among ``account_ids`` the user may act on for ``scope`` (the providers' start)."""
-    return program_accounts_for(user, scope).filter(id__in=list(account_ids))
+    ids = sorted(set(account_ids))
+    cache = _GATE_CACHE.get()
+    key = (user.pk, scope, tuple(ids))
+    if cache is None or key not in cache:
+        allowed = list(program_accounts_for(user, scope).filter(id__in=ids).values_list("id", flat=True))
+        if cache is None:
+            return ProgramAccount.objects.filter(id__in=allowed)
+        cache[key] = allowed
+    return ProgramAccount.objects.filter(id__in=cache[key])
 
 
 def visible_accounts(user: User, *, business=None):
@@ -109,10 +123,14 @@ def deadlines_for(
     end = today + timedelta(days=days)
     rows: list[Row] = []
     order = {k.key: k.order for k in kinds()}
-    for kind in kinds():
-        if wanted is not None and kind.key not in wanted:
-            continue
-        rows.extend(kind.provider(user, account_ids, today, end, today))
+    token = _GATE_CACHE.set({})
+    try:
+        for kind in kinds():
+            if wanted is not None and kind.key not in wanted:
+                continue
+            rows.extend(kind.provider(user, account_ids, today, end, today))
+    finally:
+        _GATE_CACHE.reset(token)
     rows.sort(key=lambda r: (r.date, order.get(r.kind, 999), r.account_number, r.ref))
     return rows
 
@@ -129,9 +147,10 @@ def delegation_expiry(user: User, account_ids: list[int], start: date, end: date
 
     The importer sees its delegations to brokers; a broker sees the delegations its firm holds
     (only those reaching accounts it may see: the gate with Scope.ACCOUNT)."""
-    visible = gated(user, Scope.ACCOUNT, account_ids)
-    business_ids = set(visible.values_list("business_id", flat=True))
-    own_firms = set(user.memberships.filter(status="active").values_list("business_id", flat=True))
+    business_ids = gated(user, Scope.ACCOUNT, account_ids).values("business_id")
+    # As on the delegations page: an importer's own employees see its delegations; a broker's
+    # employees those their firm holds.
+    own_firms = active_memberships(user).values("business_id")
     qs = (
         Delegation.objects.filter(status=Delegation.Status.ACTIVE, valid_to__gte=start, valid_to__lte=end,
                                   importer_id__in=business_ids)
