@@ -188,3 +188,12 @@ def test_delegation_expiring_reaches_both_sides(importer, broker):
     with on(TODAY - timedelta(days=10)):
         send_deadline_notices()
     assert not SentNotice.objects.filter(notice="delegation_expiring").exists()
+
+
+def test_beat_runs_the_notice_task():
+    from carm_portal.celery import app, collect_beat_schedule
+
+    entry = collect_beat_schedule()["accounts-deadline-notices"]
+    assert entry["task"] == "accounts.send_deadline_notices"
+    app.loader.import_default_modules()
+    assert "accounts.send_deadline_notices" in app.tasks
