@@ -141,7 +141,8 @@ def _fold(line: str) -> str:
     return "\r\n ".join(out)
 
 
-def ics_calendar(rows, *, name: str, now: datetime, host: str) -> str:
+def ics_calendar(rows, *, name: str, now: datetime, host: str, base_url: str = "") -> str:
+    """``host`` makes the UIDs unique; ``base_url`` (scheme and host) makes each row's link absolute."""
     stamp = now.astimezone(UTC).strftime("%Y%m%dT%H%M%SZ")
     lines = ["BEGIN:VCALENDAR", "VERSION:2.0", "PRODID:-//CARM Portal//Deadline centre//EN", "CALSCALE:GREGORIAN",
              "METHOD:PUBLISH", f"X-WR-CALNAME:{_escape(name)}"]
@@ -155,7 +156,7 @@ def ics_calendar(rows, *, name: str, now: datetime, host: str) -> str:
             f"DTEND;VALUE=DATE:{row.date + timedelta(days=1):%Y%m%d}",
             f"SUMMARY:{_escape(summary)}",
             f"DESCRIPTION:{_escape(row.business_name)}",
-            f"URL:https://{host}{row.url}" if row.url.startswith("/") else f"URL:{row.url}",
+            f"URL:{base_url}{row.url}" if row.url.startswith("/") else f"URL:{row.url}",
             "TRANSP:TRANSPARENT",
             "END:VEVENT",
         ]
@@ -174,7 +175,8 @@ def feed(request, token: str):
     today: date = timezone.localdate()
     with translation.override(user.preferred_language or "en"):
         rows = deadlines.deadlines_for(user, today=today)
-        body = ics_calendar(rows, name=_("CARM deadlines"), now=timezone.now(), host=request.get_host())
+        body = ics_calendar(rows, name=_("CARM deadlines"), now=timezone.now(), host=request.get_host(),
+                            base_url=request.build_absolute_uri("/").rstrip("/"))
     response = HttpResponse(body, content_type="text/calendar; charset=utf-8")
     response["Content-Disposition"] = 'inline; filename="carm-deadlines.ics"'
     response["Cache-Control"] = "private, max-age=900"

@@ -243,6 +243,7 @@ def test_ics_feed_valid_and_revocable(client, importer):
     assert "VERSION:2.0" in lines and body.count("BEGIN:VEVENT") == body.count("END:VEVENT") == 2
     assert "DTSTART;VALUE=DATE:20260312" in lines and "DTEND;VALUE=DATE:20260313" in lines
     assert "DTSTART;VALUE=DATE:20260430" in lines
+    assert f"URL:http://testserver{reverse('cad_detail', args=[CAD.objects.get().pk])}" in lines
     assert sum(line.startswith("UID:") for line in lines) == 2 and sum(line.startswith("DTSTAMP:") for line in lines) == 2
 
     # Regenerate: the old address answers 404, the new one works; revoke: 404.
