@@ -10,3 +10,13 @@ class AccountsConfig(AppConfig):
         from . import tokens
 
         tokens.connect()
+
+        from . import deadlines, notifications
+
+        deadlines.register_own()
+        notifications.register_own()
+
+        from .dashboard import register_panel
+        from .deadline_views import dashboard_card
+
+        register_panel("deadlines", "accounts/_deadlines_card.html", dashboard_card, order=5)

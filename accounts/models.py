@@ -363,3 +363,69 @@ class AuditEvent(models.Model):
 
     def delete(self, *args, **kwargs):
         raise ValidationError("Audit events are append-only.")
+
+
+# --- Deadline centre: the calendar feed, email preferences, notices sent (accounts/deadlines.py,
+# accounts/notifications.py) ---------------------------------------------------------------------
+
+class CalendarFeed(models.Model):
+    """A user's secret ICS feed URL. Regenerating revokes the old token; a revoked token answers 404."""
+
+    user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="calendar_feeds", verbose_name=_("user"))
+    token = models.CharField(_("token"), max_length=64, unique=True)
+    created_at = models.DateTimeField(_("created"), default=timezone.now)
+    revoked_at = models.DateTimeField(_("revoked"), null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        verbose_name = _("calendar feed")
+        verbose_name_plural = _("calendar feeds")
+        constraints = [
+            models.UniqueConstraint(fields=["user"], condition=Q(revoked_at__isnull=True), name="one_live_calendar_feed"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.user} ({'revoked' if self.revoked_at else 'live'})"
+
+
+class NotificationPreference(models.Model):
+    """Which email notices a user wants (every notice on by default)."""
+
+    user = models.OneToOneField(User, on_delete=models.CASCADE, related_name="notification_preference",
+                                verbose_name=_("user"))
+    statement_issued = models.BooleanField(_("a statement is issued"), default=True)
+    due_soon = models.BooleanField(_("a payment is due in 3 business days"), default=True)
+    overdue = models.BooleanField(_("an amount is overdue"), default=True)
+    cad_late = models.BooleanField(_("a CAD is late"), default=True)
+    delegation_requested = models.BooleanField(_("a delegation is requested"), default=True)
+    delegation_approved = models.BooleanField(_("a delegation is approved"), default=True)
+    delegation_expiring = models.BooleanField(_("a delegation is about to expire"), default=True)
+    appeal_decided = models.BooleanField(_("an appeal is decided"), default=True)
+
+    class Meta:
+        verbose_name = _("notification preference")
+        verbose_name_plural = _("notification preferences")
+
+    def __str__(self) -> str:
+        return str(self.user)
+
+
+class SentNotice(models.Model):
+    """One email notice sent: the unique key (user, notice, object, date) makes every notice go once."""
+
+    user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="sent_notices", verbose_name=_("user"))
+    notice = models.CharField(_("notice"), max_length=30)
+    ref = models.CharField(_("object"), max_length=80)
+    on = models.DateField(_("date"))
+    sent_at = models.DateTimeField(_("sent"), default=timezone.now)
+
+    class Meta:
+        ordering = ["-sent_at", "-id"]
+        verbose_name = _("notice sent")
+        verbose_name_plural = _("notices sent")
+        constraints = [
+            models.UniqueConstraint(fields=["user", "notice", "ref", "on"], name="sent_notice_once"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.user} {self.notice} {self.ref} {self.on}"

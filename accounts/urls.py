@@ -1,7 +1,7 @@
 from django.contrib.auth import views as auth_views
 from django.urls import path
 
-from . import views
+from . import deadline_views, views
 from .forms import LoginForm
 
 urlpatterns = [
@@ -39,4 +39,9 @@ urlpatterns = [
     path("delegations/groups/<int:pk>/", views.client_group_edit, name="client-group-edit"),
     # Audit trail.
     path("audit/", views.audit, name="audit"),
+
+    path("deadlines/", deadline_views.deadline_centre, name="deadlines"),
+    path("deadlines/calendar/", deadline_views.feed_token, name="deadline-feed-token"),
+    path("deadlines/preferences/", deadline_views.preferences, name="deadline-preferences"),
+    path("deadlines/feed/<str:token>.ics", deadline_views.feed, name="deadline-feed"),
 ]

@@ -14,3 +14,7 @@ class AppealsConfig(AppConfig):
 
         register("appeals", open_appeals_item, order=95)
         register_panel("appeals", "appeals/_dashboard_panel.html", dashboard_context, order=60)
+
+        from .deadline_items import register_deadlines
+
+        register_deadlines()  # the deadline centre's rows (accounts.deadlines)

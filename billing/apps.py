@@ -24,3 +24,7 @@ class BillingConfig(AppConfig):
         from .panels import register_panels
 
         register_panels()
+
+        from .deadline_items import register_deadlines
+
+        register_deadlines()  # the deadline centre's rows (accounts.deadlines)

@@ -10,3 +10,7 @@ class DeclarationsConfig(AppConfig):
         from .readiness import register_checks
 
         register_checks()
+
+        from .deadline_items import register_deadlines
+
+        register_deadlines()  # the deadline centre's rows (accounts.deadlines)

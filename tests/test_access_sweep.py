@@ -78,6 +78,10 @@ ROUTES: dict[str, Route] = {
     "membership-remove": _o("membership"), "delegations": L, "delegation-grant": L, "delegation-request": S,
     "delegation-decide": _o("delegation"), "delegation-revoke": _o("delegation"),
     "client-group-create": S, "client-group-edit": _o("client_group"), "audit": L,
+    # the deadline centre: the gated list; the user's own feed token and email preferences; the feed
+    # itself is reached by its secret token only (an unknown token: 404)
+    "deadlines": L, "deadline-feed-token": S, "deadline-preferences": S,
+    "deadline-feed": Route("public", None, {"token": "not-a-token"}),
     # accounts API
     "api-token": P, "api-me": L, "api-business-list": L, "api-business-detail": _o("business"),
     "api-program-account-list": L, "api-program-account-detail": _o("program_account"),

@@ -18,3 +18,7 @@ class RppConfig(AppConfig):
         register_checks()
         # Whether a CAD is pay-at-release depends on the RPP status on its release day.
         payment_timing.set_status_changes(status_changes_since)
+
+        from .deadline_items import register_deadlines
+
+        register_deadlines()  # the deadline centre's rows (accounts.deadlines)
