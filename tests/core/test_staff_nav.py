@@ -17,7 +17,7 @@ pytestmark = pytest.mark.django_db
 
 STAFF_LINKS = ["/", "/billing/ops/", "/appeals/review/", "/security/staff/reductions/",
                "/offsetting/staff/refunds/", "/admin/"]
-IMPORTER_LINKS = ["/", "/declarations/", "/offsetting/", "/security/", "/billing/", "/appeals/",
+IMPORTER_LINKS = ["/", "/declarations/", "/offsetting/", "/security/", "/billing/", "/appeals/", "/deadlines/",
                   "/business/", "/users/", "/delegations/"]
 
 
