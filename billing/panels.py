@@ -1,4 +1,4 @@
-"""The billing panel on the dashboard: balance and next due date of the acting-for importer.
+"""The billing panel on the dashboard: the money summary (amount due, by when, overdue) of the acting-for importer.
 
 Register it once from ``BillingConfig.ready()``::
 
@@ -17,10 +17,10 @@ PANEL_KEY = "billing-balance"
 
 def balance_panel_context(request, business, accounts) -> dict | None:
     """Hidden (None) when the user sees none of the business's RM accounts with Scope.BILLING."""
-    overview = selectors.balance_overview(request.user, business)
-    if overview is None:
+    summary = selectors.money_summary_for(request.user, business)
+    if summary is None:
         return None
-    return {"overview": overview, "business": business}
+    return {"summary": summary, "business": business}
 
 
 def register_panels() -> None:

@@ -28,7 +28,7 @@ from carm_portal.money import ZERO, quantize
 from declarations.models import CAD, CADVersion
 
 from .models import BillingRun, Payment, Statement
-from .summary import MoneySummary, money_summary
+from .summary import MoneySummary, PaymentInstructions, money_summary, payment_instructions
 
 __all__ = [
     "billing_accounts",
@@ -43,8 +43,8 @@ __all__ = [
     "ledger_entries_for",
     "payments_for",
     "monthly_duties_and_taxes",
-    "balance_overview",
     "money_summary_for",
+    "how_to_pay_for",
     "billing_runs",
 ]
 
@@ -307,46 +307,6 @@ def monthly_duties_and_taxes(accounts: QuerySet[ProgramAccount], *, months: int 
     return [(p, totals.get(p, ZERO)) for p in periods]
 
 
-@dataclass
-class BalanceOverview:
-    balance: Decimal
-    accounts: int
-    next_due_date: date | None
-    next_due_amount: Decimal | None
-    latest_statement: Statement | None
-
-
-def balance_overview(user: User, business: Business | None, *, today: date | None = None) -> BalanceOverview | None:
-    """What the acting-for importer owes over the RM accounts the user may see (Scope.BILLING).
-
-    The balance is ``ledger.balance`` summed over those accounts, done as one SQL SUM. The next
-    due date: the earliest unpaid statement due today or later; otherwise the due date of the
-    period now open. None when the user sees no account of it for billing.
-    """
-    today = today or timezone.localdate()
-    accounts = billing_accounts(user, business)
-    account_ids = list(accounts.values_list("id", flat=True))
-    if not account_ids:
-        return None
-    total = LedgerEntry.objects.owing().filter(program_account_id__in=account_ids).aggregate(s=Sum("amount"))["s"]
-    latest = (
-        Statement.objects.filter(program_account_id__in=account_ids)
-        .select_related("program_account").order_by("-period_end", "program_account__number").first()
-    )
-    due = (
-        Statement.objects.filter(program_account_id__in=account_ids, due_date__gte=today, closing_balance__gt=0)
-        .values("due_date").annotate(amount=Sum("closing_balance")).order_by("due_date").first()
-    )
-    if due:
-        next_due, next_amount = due["due_date"], quantize(due["amount"])
-    else:
-        next_due, next_amount = calendar.payment_due_date(calendar.billing_period_for(today)), None
-    return BalanceOverview(
-        balance=quantize(total or ZERO), accounts=len(account_ids), next_due_date=next_due,
-        next_due_amount=next_amount, latest_statement=latest,
-    )
-
-
 # --- Staff ----------------------------------------------------------------------------------------
 
 def billing_runs(user: User, *, limit: int = 24) -> QuerySet[BillingRun]:
@@ -354,6 +314,14 @@ def billing_runs(user: User, *, limit: int = 24) -> QuerySet[BillingRun]:
     if not is_cbsa_officer(user):
         return BillingRun.objects.none()
     return BillingRun.objects.select_related("started_by").order_by("-period_end", "-run_number")[:limit]
+
+
+def how_to_pay_for(user: User, business: Business | None, summary: MoneySummary | None) -> PaymentInstructions | None:
+    """The "How to pay" panel for the RM accounts the user may see for billing (their numbers are the references)."""
+    if summary is None:
+        return None
+    numbers = billing_accounts(user, business).filter(pk__in=[a.program_account_id for a in summary.accounts])
+    return payment_instructions(summary, numbers.values_list("number", flat=True))
 
 
 def money_summary_for(user: User, business: Business | None, *, today: date | None = None) -> MoneySummary | None:

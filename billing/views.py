@@ -82,7 +82,7 @@ def statements(request):
     return render(request, "billing/statements.html", {
         "business": business, "page": page, "form": form, "query": _query_without_page(request),
         "chart": chart, "chart_points": points, "chart_empty": not any(amount for _period, amount in points), "has_accounts": accounts.exists(),
-        "overview": selectors.balance_overview(request.user, business),
+        "summary": selectors.money_summary_for(request.user, business),
     })
 
 
@@ -217,9 +217,10 @@ def payments(request):
                     "ref": payment.reference, "amount": f"${payment.amount:,.2f}"})
                 return redirect("billing-payments")
     page = _page(request, selectors.payments_for(request.user, business), PAGE_SIZE)
+    summary = selectors.money_summary_for(request.user, business)
     return render(request, "billing/payments.html", {
-        "business": business, "form": form, "page": page, "can_pay": can_pay,
-        "overview": selectors.balance_overview(request.user, business),
+        "business": business, "form": form, "page": page, "can_pay": can_pay, "summary": summary,
+        "how_to_pay": selectors.how_to_pay_for(request.user, business, summary),
     })
 
 

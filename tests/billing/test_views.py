@@ -430,24 +430,37 @@ def panel():
         dashboard._PANELS.pop(PANEL_KEY, None)
 
 
-def test_dashboard_panel_shows_balance_and_next_due_date(client, importer, account, panel):
+def test_dashboard_panel_shows_the_money_summary(client, importer, account, panel):
     second = importer.program_accounts.order_by("number").last()
     post_cads(account, count=2)
     post_other(second, K.PAYMENT, "-50.00", reference="P-2")
     total = ledger.balance(account) + ledger.balance(second)
     html = login(client, importer.bam).get(reverse("dashboard")).content.decode()
-    assert "billing-panel" in html
-    assert format_cad(total) in html
-    overview = selectors.balance_overview(importer.bam, importer)
-    assert overview.balance == total
-    assert overview.next_due_date.isoformat() in html
+    assert "billing-panel" in html and 'id="panel-amount-due"' in html
+    summary = selectors.money_summary_for(importer.bam, importer)
+    assert summary.balance == total and format_cad(summary.balance) in html
+    assert format_cad(summary.amount_due) in html
 
 
-def test_next_due_date_is_the_unpaid_statements(importer, account):
+def test_statement_due_then_paid_in_full_shows_nothing_due(client, importer, account, panel):
+    """The e2e promise in one request cycle: pay exactly the amount due and the dashboard says 0."""
+    post_cads(account, count=1)
+    statement = close_statement(account)
+    today = date(2025, 11, 26)
+    summary = selectors.money_summary_for(importer.bam, importer, today=today)
+    assert (summary.due_date, summary.amount_due) == (date(2025, 12, 1), statement.closing_balance)
+    ledger.post_entry(program_account=account, kind=K.PAYMENT, amount=-statement.closing_balance,
+                      effective_date=today, posted_on=today, idempotency_key="pay-all")
+    after = selectors.money_summary_for(importer.bam, importer, today=today)
+    assert after.amount_due == Decimal("0.00") and after.is_clear
+
+
+def test_payments_page_says_how_to_pay(client, importer, account):
     post_cads(account, count=1)
     close_statement(account)
-    overview = selectors.balance_overview(importer.bam, importer, today=date(2025, 11, 26))
-    assert overview.next_due_date == date(2025, 12, 1) and overview.next_due_amount > 0
+    html = login(client, importer.bam, importer).get(reverse("billing-payments")).content.decode()
+    assert 'id="how-to-pay"' in html and "Receiver General for Canada" in html and account.number in html
+    assert "Record a payment you made" in html
 
 
 def test_dashboard_panel_is_hidden_without_billing_scope(client, importer, broker, account, panel):
@@ -455,7 +468,7 @@ def test_dashboard_panel_is_hidden_without_billing_scope(client, importer, broke
     post_cads(account, count=1)
     html = login(client, broker.bam, importer).get(reverse("dashboard")).content.decode()
     assert "billing-panel" not in html
-    assert selectors.balance_overview(broker.bam, importer) is None
+    assert selectors.money_summary_for(broker.bam, importer) is None
 
 
 def test_credit_card_cap_error_is_shown_on_the_form(client, importer, account):
