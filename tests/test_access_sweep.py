@@ -77,6 +77,7 @@ ROUTES: dict[str, Route] = {
     "users": L, "membership-decide": _o("membership"), "membership-edit": _o("membership"),
     "membership-remove": _o("membership"), "delegations": L, "delegation-grant": L, "delegation-request": S,
     "delegation-decide": _o("delegation"), "delegation-revoke": _o("delegation"),
+    "delegation-edit": _o("delegation"),
     "client-group-create": S, "client-group-edit": _o("client_group"), "audit": L,
     # accounts API
     "api-token": P, "api-me": L, "api-business-list": L, "api-business-detail": _o("business"),
@@ -84,6 +85,7 @@ ROUTES: dict[str, Route] = {
     "api-delegation-list": L, "api-delegation-ask": S, "api-delegation-grant": L,
     "api-delegation-detail": _o("delegation"), "api-delegation-approve": _o("delegation"),
     "api-delegation-reject": _o("delegation"), "api-delegation-revoke": _o("delegation"),
+    "api-delegation-change": _o("delegation"),
     "api-readiness-list": L, "api-readiness-detail": _o("program_account"),
     # declarations
     "cad_list": L, "cad_create": L, "cad_calculate": L, "cad_upload": L,
