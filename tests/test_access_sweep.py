@@ -122,7 +122,8 @@ ROUTES: dict[str, Route] = {
     "api-rpp-reduction-list": L, "api-rpp-reduction-detail": _o("reduction"), "api-rpp-notice-list": L,
     "api-rpp-notice-detail": _o("notice"), "api-rpp-notice-read": _o("notice"),
     # offsetting
-    "offsetting:credits": L, "offsetting:apply": L, "offsetting:run": L, "offsetting:refund-request": L,
+    "offsetting:credits": L, "offsetting:debts": L, "offsetting:credit-list": L, "offsetting:history": L,
+    "offsetting:apply": L, "offsetting:run": L, "offsetting:refund-request": L,
     "offsetting:preference": L, "offsetting:staff-refunds": OFF,
     "offsetting:staff-refund-decide": _off("refund", decision="approve"),
     "api-offset-apply": L, "api-offset-run": L, "api-offset-allocation-list": L,
@@ -589,8 +590,9 @@ def test_rm_limited_readers_see_no_other_rm_in_offsets(world):
         assert listed.status_code == 200
         text = listed.content.decode()
         assert "RMONE-CAD" in text and "RMTWO" not in text, persona
-        page = client.get("/offsetting/")
-        assert page.status_code == 200 and "RMTWO" not in page.content.decode(), persona
+        for url in ("/offsetting/", "/offsetting/debts/", "/offsetting/unused/", "/offsetting/history/"):
+            page = client.get(url)
+            assert page.status_code == 200 and "RMTWO" not in page.content.decode(), (persona, url)
     # The importer's BAM sees the cross-RM offset with both sides.
     client = _client(world["rm1"]["program_account"].business.bam)
     assert "RMTWO-XCREDIT" in client.get("/api/v1/offsets/allocations/").content.decode()
