@@ -88,7 +88,7 @@ ROUTES: dict[str, Route] = {
     "api-delegation-change": _o("delegation"),
     "api-readiness-list": L, "api-readiness-detail": _o("program_account"),
     # declarations
-    "cad_list": L, "cad_create": L, "cad_calculate": L, "cad_upload": L,
+    "cad_list": L, "cad_create": L, "cad_calculate": L, "cad_upload": L, "cad_upload_history": L,
     "cad_upload_status": Route("list", None, {"upload_id": "0" * 32}),
     "cad_upload_progress": Route("list", None, {"upload_id": "0" * 32}),
     "cad_detail": _o("cad"), "cad_pdf": _o("cad"), "cad_edit": _o("cad"), "cad_submit": _o("cad"), "cad_amend": _o("cad"),
