@@ -229,3 +229,20 @@ def test_register_form_checks_the_bn_format(client):
     errors = response.context["form"].errors
     assert errors["bn9"] == ["A Business Number has exactly 9 digits."]
     assert "program_account_number" in errors
+
+
+@pytest.mark.parametrize("body", [
+    {"scopes": []}, {"scopes": "financial"}, {"coverage": 5}, {"program_account_numbers": "abc"},
+    {"valid_from": "x"}, {"valid_to": "2026-13-40"}, {"note": "n" * 301}, {"coverage": "program", "program_account_numbers": []},
+])
+def test_api_change_answers_400_on_garbage(importer, broker, body):
+    delegation = factories.make_delegation(importer, broker)
+    response = api(importer.bam).post(reverse("api-delegation-change", args=[delegation.pk]), body, format="json")
+    assert response.status_code == 400, (body, response.content)
+
+
+def test_api_change_with_nothing_changes_nothing(importer, broker):
+    delegation = factories.make_delegation(importer, broker)
+    response = api(importer.bam).post(reverse("api-delegation-change", args=[delegation.pk]), {}, format="json")
+    assert response.status_code == 200
+    assert not AuditEvent.objects.filter(action="accounts.delegation.changed").exists()
