@@ -26,6 +26,8 @@ from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from carm_portal.exceptions import ApplicationError
+
 from . import services, tokens
 from .access import (
     active_memberships,
@@ -43,6 +45,7 @@ from .serializers import (
     DelegationGrantInputSerializer,
     DelegationRequestInputSerializer,
     DelegationSerializer,
+    DelegationUpdateInputSerializer,
     MeSerializer,
     ProgramAccountSerializer,
     ReadinessSerializer,
@@ -274,6 +277,15 @@ _decision = {"request": None, "responses": DelegationSerializer}
     approve=extend_schema(summary=_("Importer: approve a requested delegation"), **_decision),
     reject=extend_schema(summary=_("Importer: reject a requested delegation"), **_decision),
     revoke=extend_schema(summary=_("Either side: revoke a delegation, effective immediately"), **_decision),
+    change=extend_schema(
+        summary=_("Extend or narrow a delegation in place (RM accounts, scopes, dates)"),
+        description=_(
+            "The importer's side may widen or narrow; the broker firm's manager may only narrow "
+            "(fewer RM accounts or scopes, shorter dates). The access gate follows at once."
+        ),
+        request=DelegationUpdateInputSerializer,
+        responses={200: DelegationSerializer},
+    ),
 )
 class DelegationViewSet(viewsets.ReadOnlyModelViewSet):
     # Creating a delegation has two endpoints, one per side, rather than one endpoint with an
@@ -334,6 +346,30 @@ class DelegationViewSet(viewsets.ReadOnlyModelViewSet):
     @action(detail=True, methods=["post"])
     def reject(self, request, pk=None):
         delegation = services.delegation_decide(actor=request.user, delegation=self.get_object(), approve=False)
+        return self._decided(delegation)
+
+    @action(detail=True, methods=["post"])
+    def change(self, request, pk=None):
+        delegation = self.get_object()
+        data = DelegationUpdateInputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        terms = dict(data.validated_data)
+        numbers = terms.pop("program_account_numbers", None)
+        if numbers is not None:
+            numbers = sorted({services.normalize_bn(n) for n in numbers})
+            # A broker narrowing a program delegation picks among the RM accounts it holds.
+            pool = (delegation.importer.program_accounts.all()
+                    if delegation.coverage == Delegation.Coverage.BUSINESS
+                    or services.can_decide_delegation(request.user, delegation)
+                    else delegation.program_accounts.all())
+            accounts = list(pool.filter(number__in=numbers))
+            if len(accounts) != len(numbers):
+                raise ApplicationError(
+                    _("Some RM accounts are not the importer's."),
+                    field_errors={"program_account_numbers": [_("Not found for this importer.")]},
+                )
+            terms["program_accounts"] = accounts
+        delegation = services.delegation_update(actor=request.user, delegation=delegation, **terms)
         return self._decided(delegation)
 
     @action(detail=True, methods=["post"])

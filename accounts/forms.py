@@ -16,6 +16,7 @@ from carm_portal.validators import date_validators
 
 from .models import Business, Delegation, ProgramAccount, User
 from .roles import DELEGATION_FLAGS, Role
+from .validators import validate_bn9, validate_program_account_number
 
 DATE_WIDGET = forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d")
 
@@ -91,12 +92,12 @@ class BusinessRegisterForm(forms.Form):
                                  help_text=_("Exactly as in CBSA's records."))
     operating_name = forms.CharField(label=_("Operating name"), max_length=200, required=False)
     bn9 = forms.CharField(
-        label=_("Business Number (BN9)"), max_length=11,
+        label=_("Business Number (BN9)"), max_length=11, validators=[validate_bn9],
         help_text=_("The 9-digit CRA Business Number, e.g. 123456782."),
         widget=forms.TextInput(attrs={"inputmode": "numeric", "autocomplete": "off"}),
     )
     program_account_number = forms.CharField(
-        label=_("First RM program account"), max_length=20,
+        label=_("First RM program account"), max_length=20, validators=[validate_program_account_number],
         help_text=_("BN9 + RM + 4 digits, e.g. 123456782RM0001. Other RM accounts can be added later."),
     )
     broker_licence_number = forms.CharField(
@@ -117,12 +118,13 @@ class BusinessRegisterForm(forms.Form):
 
 class MembershipRequestForm(forms.Form):
     bn9 = forms.CharField(
-        label=_("Your employer's Business Number (BN9)"), max_length=11,
+        label=_("Your employer's Business Number (BN9)"), max_length=11, validators=[validate_bn9],
         widget=forms.TextInput(attrs={"inputmode": "numeric", "autocomplete": "off"}),
     )
     role = forms.ChoiceField(label=_("Role requested"), choices=Role.choices, initial=Role.READER)
     program_account_number = forms.CharField(
         label=_("RM program account"), max_length=20, required=False,
+        validators=[validate_program_account_number],
         help_text=_("Required for a Program Account Manager; leave empty for the whole business."),
     )
 
@@ -177,7 +179,7 @@ class DelegationGrantForm(_DelegationTermsForm):
     """The importer grants a delegation to a broker found by its BN9."""
 
     broker_bn9 = forms.CharField(
-        label=_("Customs broker's Business Number (BN9)"), max_length=11,
+        label=_("Customs broker's Business Number (BN9)"), max_length=11, validators=[validate_bn9],
         widget=forms.TextInput(attrs={"inputmode": "numeric", "autocomplete": "off"}),
     )
     program_accounts = forms.ModelMultipleChoiceField(
@@ -202,7 +204,7 @@ class DelegationRequestForm(_DelegationTermsForm):
     """A broker firm asks an importer, found by its BN9, for a delegation."""
 
     importer_bn9 = forms.CharField(
-        label=_("Importer's Business Number (BN9)"), max_length=11,
+        label=_("Importer's Business Number (BN9)"), max_length=11, validators=[validate_bn9],
         widget=forms.TextInput(attrs={"inputmode": "numeric", "autocomplete": "off"}),
     )
     program_account_numbers = forms.CharField(
@@ -215,7 +217,45 @@ class DelegationRequestForm(_DelegationTermsForm):
 
     def clean_program_account_numbers(self) -> list[str]:
         raw = self.cleaned_data.get("program_account_numbers") or ""
-        return [n for n in re.split(r"[\s,;]+", raw.upper()) if n]
+        numbers = [n for n in re.split(r"[\s,;]+", raw.upper()) if n]
+        errors = []
+        for number in numbers:
+            try:
+                validate_program_account_number(number)
+            except forms.ValidationError as exc:
+                errors.extend(f"{number}: {m}" for m in exc.messages)
+        if errors:
+            raise forms.ValidationError(errors)
+        return numbers
+
+
+class DelegationEditForm(_DelegationTermsForm):
+    """Change an open delegation's coverage, RM accounts, scopes and dates in place."""
+
+    program_accounts = forms.ModelMultipleChoiceField(
+        label=_("RM accounts covered"), queryset=ProgramAccount.objects.none(), required=False,
+        widget=forms.CheckboxSelectMultiple, help_text=_("For program management only."),
+    )
+    field_order = ["coverage", "program_accounts", "scopes", "valid_from", "valid_to", "note"]
+    service_field_map = {"__all__": None}
+
+    def __init__(self, *args, delegation: Delegation, accounts, business_coverage_allowed: bool = True, **kwargs):
+        kwargs.setdefault("initial", {
+            "coverage": delegation.coverage,
+            "program_accounts": [pa.pk for pa in delegation.program_accounts.all()],
+            "scopes": delegation.scopes,
+            "valid_from": delegation.valid_from,
+            "valid_to": delegation.valid_to,
+            "note": delegation.note,
+        })
+        super().__init__(*args, **kwargs)
+        self.fields["program_accounts"].queryset = accounts
+        # An active delegation may have started long ago: its start date is not a new input.
+        self.fields["valid_from"].validators = []
+        if not business_coverage_allowed:
+            self.fields["coverage"].choices = [
+                c for c in Delegation.Coverage.choices if c[0] == Delegation.Coverage.PROGRAM
+            ]
 
 
 class ClientGroupForm(forms.Form):

@@ -223,3 +223,22 @@ class DelegationRequestInputSerializer(_DelegationTermsInputSerializer):
                 raise serializers.ValidationError({"broker": [_("Say which broker firm asks.")]})
             attrs["broker"] = brokers[0]
         return attrs
+
+
+class DelegationUpdateInputSerializer(serializers.Serializer):
+    """Change an open delegation in place. Every field is optional: left out keeps its value."""
+
+    coverage = serializers.ChoiceField(choices=Delegation.Coverage.choices, required=False)
+    program_account_numbers = serializers.ListField(
+        child=serializers.CharField(validators=[validate_program_account_number]), required=False,
+        help_text=_("The importer's RM account numbers the delegation covers (program delegation)."),
+    )
+    scopes = ScopesField(allow_empty=False, required=False, help_text=_("The visibility flags it grants."))
+    valid_from = serializers.DateField(required=False)
+    valid_to = serializers.DateField(required=False, allow_null=True,
+                                     help_text=_("Null: until revoked. Left out: unchanged."),
+                                     validators=date_validators(future=True))
+    note = serializers.CharField(required=False, allow_blank=True, max_length=300)
+
+    def validate_scopes(self, value: list[str]) -> dict[str, bool]:
+        return {flag: flag in value for flag in DELEGATION_FLAGS}

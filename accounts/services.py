@@ -19,7 +19,20 @@ from . import audit
 from .access import can_manage_account, managed_businesses
 from .models import Business, ClientGroup, Delegation, Membership, ProgramAccount, User
 from .roles import DELEGATION_FLAGS, Right, Role
-from .validators import normalize_bn
+from .validators import normalize_bn, validate_bn9
+
+
+def checked_bn9(value: str, field: str) -> str:
+    """The compact BN9, or an ApplicationError on ``field`` when it is not a BN9 at all.
+
+    Checked before any lookup, so "12" reads "has exactly 9 digits", never "not found"."""
+    from django.core.exceptions import ValidationError
+
+    try:
+        validate_bn9(value)
+    except ValidationError as exc:
+        raise ApplicationError(exc.messages[0], field_errors={field: exc.messages}) from exc
+    return normalize_bn(value)
 
 
 def _full_clean(obj) -> None:
@@ -132,7 +145,7 @@ def membership_request(*, actor: User, bn9: str, role: str = Role.READER,
                        program_account_number: str = "") -> Membership:
     """An employee asks to join the employer's business by its BN9; a BAM approves."""
     try:
-        business = Business.objects.get(bn9=normalize_bn(bn9))
+        business = Business.objects.get(bn9=checked_bn9(bn9, "bn9"))
     except Business.DoesNotExist:
         raise ApplicationError(
             _("No business is registered with this Business Number."), field_errors={"bn9": [_("Not found.")]}
@@ -294,7 +307,8 @@ def delegation_request(*, actor: User, broker: Business, importer_bn9: str,
     """A broker firm asks an importer for a delegation; the importer's BAM or PAM decides."""
     _require_manager(actor, broker, Right.GRANT_DELEGATIONS)
     try:
-        importer = Business.objects.get(bn9=normalize_bn(importer_bn9), kind=Business.Kind.IMPORTER)
+        importer = Business.objects.get(bn9=checked_bn9(importer_bn9, "importer_bn9"),
+                                        kind=Business.Kind.IMPORTER)
     except Business.DoesNotExist:
         raise ApplicationError(_("No importer is registered with this Business Number."),
                                field_errors={"importer_bn9": [_("Not found.")]}) from None
@@ -323,7 +337,7 @@ def delegation_grant(*, actor: User, importer: Business, broker_bn9: str,
                      valid_to: date | None = None, note: str = "") -> Delegation:
     """The importer's BAM (or a PAM, for its own RM) grants a delegation directly."""
     try:
-        broker = Business.objects.get(bn9=normalize_bn(broker_bn9), kind=Business.Kind.BROKER)
+        broker = Business.objects.get(bn9=checked_bn9(broker_bn9, "broker_bn9"), kind=Business.Kind.BROKER)
     except Business.DoesNotExist:
         raise ApplicationError(_("No customs broker is registered with this Business Number."),
                                field_errors={"broker_bn9": [_("Not found.")]}) from None
@@ -378,6 +392,108 @@ def delegation_revoke(*, actor: User, delegation: Delegation) -> Delegation:
     delegation.revoked_at = timezone.now()
     delegation.save(update_fields=["status", "revoked_by", "revoked_at"])
     audit.record("accounts.delegation.revoked", actor=actor, target=delegation, acting_for=delegation.importer)
+    return delegation
+
+
+_UNCHANGED = object()
+
+
+def _delegation_terms(delegation: Delegation) -> dict:
+    return {
+        "coverage": delegation.coverage,
+        "program_accounts": sorted(pa.number for pa in delegation.program_accounts.all())
+        if delegation.coverage == Delegation.Coverage.PROGRAM else [],
+        "scopes": delegation.scopes,
+        "valid_from": delegation.valid_from,
+        "valid_to": delegation.valid_to,
+        "note": delegation.note,
+    }
+
+
+def _is_narrowing(before: dict, after: dict) -> bool:
+    """True when ``after`` lets the broker do nothing that ``before`` did not."""
+    if before["coverage"] == Delegation.Coverage.PROGRAM:
+        if after["coverage"] != Delegation.Coverage.PROGRAM:
+            return False
+        if not set(after["program_accounts"]) <= set(before["program_accounts"]):
+            return False
+    if not set(after["scopes"]) <= set(before["scopes"]):
+        return False
+    if after["valid_from"] < before["valid_from"]:
+        return False
+    ended_before = before["valid_to"] is not None
+    return not ended_before or (after["valid_to"] is not None and after["valid_to"] <= before["valid_to"])
+
+
+def can_change_delegation_on_broker_side(actor: User, delegation: Delegation) -> bool:
+    return managed_businesses(actor, Right.GRANT_DELEGATIONS).filter(pk=delegation.broker_id).exists()
+
+
+@transaction.atomic
+def delegation_update(*, actor: User, delegation: Delegation, coverage: str | None = None,
+                      program_accounts: list[ProgramAccount] | None = None,
+                      scopes: dict[str, bool] | None = None, valid_from: date | None = None,
+                      valid_to=_UNCHANGED, note: str | None = None) -> Delegation:
+    """Change an open delegation's RM accounts, scopes or dates in place: no revoke, no gap.
+
+    The importer's side (its BAM; a PAM for a program delegation over its own RM accounts, and
+    it stays so) may widen or narrow. The broker firm's manager may only narrow (fewer RM
+    accounts or scopes, a later start, an earlier end): widening needs the importer's consent.
+    The access gate reads these rows, so the change applies to the next request. Arguments
+    left as None (``valid_to``: left out) keep their current value.
+    """
+    delegation = _lock_delegation(delegation)
+    importer_side = can_decide_delegation(actor, delegation)
+    broker_side = can_change_delegation_on_broker_side(actor, delegation)
+    if not (importer_side or broker_side):
+        raise Http404
+    if delegation.status not in (Delegation.Status.ACTIVE, Delegation.Status.REQUESTED):
+        raise ApplicationError(_("This delegation is no longer active."))
+    before = _delegation_terms(delegation)
+    coverage = coverage or delegation.coverage
+    if program_accounts is None:
+        accounts = list(delegation.program_accounts.all())
+    else:
+        accounts = list(program_accounts)
+    if coverage == Delegation.Coverage.BUSINESS:
+        accounts = []
+    valid_from = valid_from or delegation.valid_from
+    valid_to = delegation.valid_to if valid_to is _UNCHANGED else valid_to
+    _validate_delegation_terms(delegation.importer, delegation.broker, coverage, accounts, valid_from, valid_to)
+    scope_fields = _scope_fields(scopes) if scopes is not None else {}
+    after = {
+        "coverage": coverage,
+        "program_accounts": sorted(pa.number for pa in accounts),
+        "scopes": [f for f in DELEGATION_FLAGS if scope_fields.get(f"scope_{f}", getattr(delegation, f"scope_{f}"))],
+        "valid_from": valid_from,
+        "valid_to": valid_to,
+        "note": delegation.note if note is None else note,
+    }
+    changes = {key: [before[key], after[key]] for key in before if before[key] != after[key]}
+    if not changes:
+        return delegation
+    if not importer_side and not _is_narrowing(before, after):
+        raise ApplicationError(
+            _("A broker may only narrow a delegation (fewer RM accounts or scopes, shorter dates). "
+              "Ask the importer's Business Account Manager to extend it."),
+            field_errors={"__all__": [_("Only the importer can extend a delegation.")]},
+        )
+    delegation.coverage = coverage
+    delegation.valid_from = valid_from
+    delegation.valid_to = valid_to
+    delegation.note = after["note"]
+    for field, value in scope_fields.items():
+        setattr(delegation, field, value)
+    delegation.save(update_fields=["coverage", "valid_from", "valid_to", "note", *scope_fields])
+    delegation.program_accounts.set(accounts)
+    if importer_side and not broker_side and not can_decide_delegation(actor, delegation):
+        # A PAM keeps a delegation within its own RM accounts (the exception rolls back).
+        raise ApplicationError(
+            _("You may only cover the RM accounts you manage."),
+            field_errors={"program_accounts": [_("Only your own RM accounts.")]},
+        )
+    audit.record("accounts.delegation.changed", actor=actor, target=delegation, acting_for=delegation.importer,
+                 changes=changes)
     return delegation
 
 

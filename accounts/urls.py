@@ -35,6 +35,7 @@ urlpatterns = [
     path("delegations/request/", views.delegation_request, name="delegation-request"),
     path("delegations/<int:pk>/decide/", views.delegation_decide, name="delegation-decide"),
     path("delegations/<int:pk>/revoke/", views.delegation_revoke, name="delegation-revoke"),
+    path("delegations/<int:pk>/edit/", views.delegation_edit, name="delegation-edit"),
     path("delegations/groups/new/", views.client_group_edit, name="client-group-create"),
     path("delegations/groups/<int:pk>/", views.client_group_edit, name="client-group-edit"),
     # Audit trail.

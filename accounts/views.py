@@ -35,13 +35,14 @@ from .forms import (
     BusinessProfileForm,
     BusinessRegisterForm,
     ClientGroupForm,
+    DelegationEditForm,
     DelegationGrantForm,
     DelegationRequestForm,
     MembershipRequestForm,
     MembershipRoleForm,
     add_service_errors,
 )
-from .models import AuditEvent, Business, ClientGroup, Delegation, Membership, User
+from .models import AuditEvent, Business, ClientGroup, Delegation, Membership, ProgramAccount, User
 from .readiness import readiness_for
 from .roles import Right, Role, Scope
 
@@ -514,6 +515,54 @@ def delegation_revoke(request, pk):
                                 "broker": delegation.broker.display_name})
         return redirect("delegations")
     return _render(request, "accounts/delegation_revoke.html", {"delegation": delegation})
+
+
+@login_required
+def delegation_edit(request, pk):
+    """Extend or narrow a delegation in place (no revoke, so the broker is never cut off)."""
+    delegation = get_object_or_404(
+        _reachable_delegations(request.user).filter(
+            status__in=[Delegation.Status.ACTIVE, Delegation.Status.REQUESTED]
+        ).prefetch_related("program_accounts"),
+        pk=pk,
+    )
+    importer_side = services.can_decide_delegation(request.user, delegation)
+    broker_side = services.can_change_delegation_on_broker_side(request.user, delegation)
+    if not (importer_side or broker_side):
+        raise Http404
+    current = [pa.pk for pa in delegation.program_accounts.all()]
+    if importer_side:
+        is_bam, pam_accounts = _importer_rights(request.user, delegation.importer)
+        accounts = delegation.importer.program_accounts.order_by("number")
+        if not is_bam:
+            accounts = accounts.filter(pk__in=pam_accounts)
+        business_allowed = is_bam
+    else:
+        # The broker narrows: it picks among the RM accounts it already holds.
+        is_bam = False
+        business_allowed = delegation.coverage == Delegation.Coverage.BUSINESS
+        accounts = (delegation.importer.program_accounts.order_by("number") if business_allowed
+                    else ProgramAccount.objects.filter(pk__in=current).order_by("number"))
+    form = DelegationEditForm(request.POST or None, delegation=delegation, accounts=accounts,
+                              business_coverage_allowed=business_allowed)
+    if request.method == "POST" and form.is_valid():
+        data = form.cleaned_data
+        try:
+            services.delegation_update(
+                actor=request.user, delegation=delegation, coverage=data["coverage"],
+                program_accounts=list(data["program_accounts"]), scopes=form.scope_dict(),
+                valid_from=data["valid_from"], valid_to=data["valid_to"], note=data["note"],
+            )
+        except ApplicationError as exc:
+            add_service_errors(form, exc, form.service_field_map)
+        else:
+            messages.success(request, _("The delegation between %(importer)s and %(broker)s was changed.")
+                             % {"importer": delegation.importer.display_name,
+                                "broker": delegation.broker.display_name})
+            return redirect("delegations")
+    return _render(request, "accounts/delegation_edit.html", {
+        "form": form, "delegation": delegation, "importer_side": importer_side,
+    })
 
 
 @login_required

@@ -119,6 +119,9 @@ class ImportResult:
     cads: list[CAD] = field(default_factory=list)
     errors: list[RowError] = field(default_factory=list)
     line_count: int = 0
+    # Per CAD, in file order: the file's own reference (cad_ref, or the transaction number it
+    # gave), its first row and line count → the CAD created, with its totals.
+    mapping: list[dict[str, Any]] = field(default_factory=list)
 
     @property
     def ok(self) -> bool:
@@ -371,6 +374,11 @@ def _import(
     try:
         result.cads = _create(actor=actor, groups=list(groups.values()), today=today, progress=progress,
                               total=result.line_count, supplied=set(supplied))
+        result.mapping = [
+            {"ref": group.key, "row": group.first_row, "lines": len(group.lines), "cad": cad.pk,
+             "transaction_number": cad.transaction_number, "vfd": str(cad.vfd_total), "dt": str(cad.dt_total)}
+            for group, cad in zip(groups.values(), result.cads, strict=True)
+        ]
     except IntegrityError:
         # Checked above, but another upload may have taken a number since: nothing was imported.
         errors.append(RowError(1, "transaction_number", _(

@@ -542,3 +542,47 @@ class TransactionNumberCounter(models.Model):
 
     def __str__(self) -> str:
         return f"{self.prefix}: {self.last_value}"
+
+
+class CsvUpload(models.Model):
+    """One CSV upload of CADs and its outcome: the upload history, and for a finished import each
+    file reference (``cad_ref``, or the transaction number the file gave) → the CAD created."""
+
+    class Status(models.TextChoices):
+        QUEUED = "queued", _("Queued")
+        CHECKING = "checking", _("Checking")
+        IMPORTING = "importing", _("Importing")
+        DONE = "done", _("Imported")
+        FAILED = "failed", _("Nothing imported")
+
+    upload_id = models.CharField(_("upload id"), max_length=32, unique=True)
+    program_account = models.ForeignKey(
+        ProgramAccount, on_delete=models.CASCADE, related_name="csv_uploads", verbose_name=_("program account")
+    )
+    uploaded_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+",
+        verbose_name=_("uploaded by"),
+    )
+    broker = models.ForeignKey(
+        Business, on_delete=models.SET_NULL, null=True, blank=True, related_name="+", verbose_name=_("broker")
+    )
+    file_name = models.CharField(_("file name"), max_length=255, blank=True)
+    status = models.CharField(_("status"), max_length=10, choices=Status.choices, default=Status.QUEUED)
+    line_count = models.PositiveIntegerField(_("lines"), default=0)
+    cad_count = models.PositiveIntegerField(_("CADs"), default=0)
+    error_count = models.PositiveIntegerField(_("problems"), default=0)
+    dt_total = models.DecimalField(_("duties and taxes"), max_digits=16, decimal_places=2, default=Decimal("0.00"))
+    vfd_total = models.DecimalField(_("value for duty"), max_digits=16, decimal_places=2, default=Decimal("0.00"))
+    # [{"ref", "row", "lines", "cad", "transaction_number", "vfd", "dt"}], in file order.
+    results = models.JSONField(_("results"), default=list, blank=True)
+    created_at = models.DateTimeField(_("uploaded"), default=timezone.now)
+    finished_at = models.DateTimeField(_("finished"), null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        verbose_name = _("CSV upload")
+        verbose_name_plural = _("CSV uploads")
+        indexes = [models.Index(fields=["program_account", "-created_at"])]
+
+    def __str__(self) -> str:
+        return f"{self.file_name or self.upload_id} ({self.status})"

@@ -47,19 +47,41 @@ def write_progress(upload_id: str, **values: Any) -> dict[str, Any]:
     return state
 
 
+def record_upload(upload_id: str, **fields: Any) -> None:
+    """Keep the upload history row (``CsvUpload``) in step with the progress."""
+    from .models import CsvUpload
+
+    CsvUpload.objects.filter(upload_id=upload_id).update(**fields)
+
+
 def run_import(upload_id: str, *, actor, program_account, text: str) -> dict[str, Any]:
     """Import ``text`` and leave the outcome (errors or the CADs) under the upload's key."""
+    from decimal import Decimal
+
+    from django.utils import timezone
+
+    from carm_portal.money import quantize
+
     from .csv_import import import_cads_csv
 
     write_progress(upload_id, state="checking")
+    record_upload(upload_id, status="checking")
 
     def progress(done: int, total: int) -> None:
         write_progress(upload_id, state="importing", done=done, total=total)
 
     result = import_cads_csv(actor=actor, file=text, program_account=program_account, progress=progress)
     if result.errors:
+        record_upload(upload_id, status="failed", error_count=len(result.errors), line_count=result.line_count,
+                      finished_at=timezone.now())
         return write_progress(upload_id, state="failed", errors=[(e.row, e.column, e.message) for e in result.errors],
                               line_count=result.line_count)
+    record_upload(
+        upload_id, status="done", line_count=result.line_count, cad_count=len(result.cads), error_count=0,
+        results=result.mapping, finished_at=timezone.now(),
+        vfd_total=quantize(sum((Decimal(r["vfd"]) for r in result.mapping), Decimal(0))),
+        dt_total=quantize(sum((Decimal(r["dt"]) for r in result.mapping), Decimal(0))),
+    )
     return write_progress(
         upload_id, state="done", done=result.line_count, total=result.line_count, line_count=result.line_count,
         cad_count=len(result.cads),
@@ -75,10 +97,12 @@ def import_cads_csv_task(upload_id: str, user_id: int, program_account_id: int, 
     account = ProgramAccount.objects.filter(pk=program_account_id).select_related("business").first()
     if actor is None or account is None:
         write_progress(upload_id, state="failed", errors=[(1, "", _("The user or the RM account is gone."))])
+        record_upload(upload_id, status="failed", error_count=1)
         return "gone"
     try:
         return run_import(upload_id, actor=actor, program_account=account, text=text)["state"]
     except Exception:
+        record_upload(upload_id, status="failed", error_count=1)
         write_progress(upload_id, state="failed", errors=[(1, "", _("The import failed unexpectedly; nothing was "
                                                                    "imported. Try again or contact support."))])
         raise

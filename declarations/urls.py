@@ -9,6 +9,7 @@ urlpatterns = [
     path("new/", views.cad_create, name="cad_create"),
     path("calculate/", views.cad_calculate, name="cad_calculate"),
     path("upload/", views.cad_upload, name="cad_upload"),
+    path("upload/history/", views.cad_upload_history, name="cad_upload_history"),
     path("upload/<str:upload_id>/", views.cad_upload_status, name="cad_upload_status"),
     path("upload/<str:upload_id>/progress/", views.cad_upload_progress, name="cad_upload_progress"),
     path("<int:pk>/", views.cad_detail, name="cad_detail"),

@@ -45,7 +45,7 @@ from .forms import (
     line_formset,
     line_initial,
 )
-from .models import CAD, CADVersion
+from .models import CAD, CADVersion, CsvUpload
 
 PAGE_SIZE = 25
 
@@ -442,6 +442,9 @@ def cad_upload(request):
             upload_id = uuid.uuid4().hex
             account = form.cleaned_data["program_account"]
             lines = max(0, text.count("\n") - 1)
+            CsvUpload.objects.create(upload_id=upload_id, program_account=account, uploaded_by=request.user,
+                                     broker=services.broker_for(request.user, account),
+                                     file_name=(upload.name or "")[:255], line_count=lines)
             tasks.write_progress(upload_id, user=request.user.pk, state="queued", done=0, total=lines,
                                  file_name=upload.name)
             if lines > _async_upload_lines():
@@ -461,13 +464,35 @@ def _upload_or_404(request, upload_id: str) -> dict:
     return state
 
 
+RESULTS_PER_PAGE = 100
+UPLOADS_PER_PAGE = 25
+
+
 @login_required
 def cad_upload_status(request, upload_id):
     state = _upload_or_404(request, upload_id)
+    upload = CsvUpload.objects.filter(upload_id=upload_id).first()
+    results = None
+    if upload is not None and upload.status == CsvUpload.Status.DONE:
+        # Each file reference → the new transaction number, with the CAD's totals (paginated).
+        results = Paginator(upload.results, RESULTS_PER_PAGE).get_page(request.GET.get("page"))
     return render(request, "declarations/cad_upload_status.html", {
         "state": state, "upload_id": upload_id, "finished": state.get("state") in ("done", "failed"),
         "percent": int(100 * (state.get("done") or 0) / state["total"]) if state.get("total") else 0,
+        "upload": upload, "page": results,
     })
+
+
+@login_required
+def cad_upload_history(request):
+    """Uploads on the acting-for importer's RM accounts the user may see, newest first."""
+    acting, accounts = _acting_accounts(request, Scope.DECLARATIONS)
+    if acting is None:
+        return _choose_client(request)
+    uploads = (CsvUpload.objects.filter(program_account__in=accounts)
+               .select_related("program_account", "uploaded_by", "broker").defer("results"))
+    page = Paginator(uploads, UPLOADS_PER_PAGE).get_page(request.GET.get("page"))
+    return render(request, "declarations/cad_upload_history.html", {"acting": acting, "page": page})
 
 
 @login_required

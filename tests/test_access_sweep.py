@@ -77,6 +77,7 @@ ROUTES: dict[str, Route] = {
     "users": L, "membership-decide": _o("membership"), "membership-edit": _o("membership"),
     "membership-remove": _o("membership"), "delegations": L, "delegation-grant": L, "delegation-request": S,
     "delegation-decide": _o("delegation"), "delegation-revoke": _o("delegation"),
+    "delegation-edit": _o("delegation"),
     "client-group-create": S, "client-group-edit": _o("client_group"), "audit": L,
     # the deadline centre: the gated list; the user's own feed token and email preferences; the feed
     # itself is reached by its secret token only (an unknown token: 404)
@@ -88,9 +89,10 @@ ROUTES: dict[str, Route] = {
     "api-delegation-list": L, "api-delegation-ask": S, "api-delegation-grant": L,
     "api-delegation-detail": _o("delegation"), "api-delegation-approve": _o("delegation"),
     "api-delegation-reject": _o("delegation"), "api-delegation-revoke": _o("delegation"),
+    "api-delegation-change": _o("delegation"),
     "api-readiness-list": L, "api-readiness-detail": _o("program_account"),
     # declarations
-    "cad_list": L, "cad_create": L, "cad_calculate": L, "cad_upload": L,
+    "cad_list": L, "cad_create": L, "cad_calculate": L, "cad_upload": L, "cad_upload_history": L,
     "cad_upload_status": Route("list", None, {"upload_id": "0" * 32}),
     "cad_upload_progress": Route("list", None, {"upload_id": "0" * 32}),
     "cad_detail": _o("cad"), "cad_pdf": _o("cad"), "cad_edit": _o("cad"), "cad_submit": _o("cad"), "cad_amend": _o("cad"),
@@ -126,7 +128,8 @@ ROUTES: dict[str, Route] = {
     "api-rpp-reduction-list": L, "api-rpp-reduction-detail": _o("reduction"), "api-rpp-notice-list": L,
     "api-rpp-notice-detail": _o("notice"), "api-rpp-notice-read": _o("notice"),
     # offsetting
-    "offsetting:credits": L, "offsetting:apply": L, "offsetting:run": L, "offsetting:refund-request": L,
+    "offsetting:credits": L, "offsetting:debts": L, "offsetting:credit-list": L, "offsetting:history": L,
+    "offsetting:apply": L, "offsetting:run": L, "offsetting:refund-request": L,
     "offsetting:preference": L, "offsetting:staff-refunds": OFF,
     "offsetting:staff-refund-decide": _off("refund", decision="approve"),
     "api-offset-apply": L, "api-offset-run": L, "api-offset-allocation-list": L,
@@ -593,8 +596,9 @@ def test_rm_limited_readers_see_no_other_rm_in_offsets(world):
         assert listed.status_code == 200
         text = listed.content.decode()
         assert "RMONE-CAD" in text and "RMTWO" not in text, persona
-        page = client.get("/offsetting/")
-        assert page.status_code == 200 and "RMTWO" not in page.content.decode(), persona
+        for url in ("/offsetting/", "/offsetting/debts/", "/offsetting/unused/", "/offsetting/history/"):
+            page = client.get(url)
+            assert page.status_code == 200 and "RMTWO" not in page.content.decode(), (persona, url)
     # The importer's BAM sees the cross-RM offset with both sides.
     client = _client(world["rm1"]["program_account"].business.bam)
     assert "RMTWO-XCREDIT" in client.get("/api/v1/offsets/allocations/").content.decode()

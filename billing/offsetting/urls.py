@@ -8,6 +8,9 @@ app_name = "offsetting"
 
 urlpatterns = [
     path("", views.credits_page, name="credits"),
+    path("debts/", views.debts_page, name="debts"),
+    path("unused/", views.credit_list, name="credit-list"),
+    path("history/", views.history, name="history"),
     path("apply/", views.apply_manual, name="apply"),
     path("run/", views.run_now, name="run"),
     path("refunds/request/", views.refund_request, name="refund-request"),

@@ -1,5 +1,6 @@
-"""The Credits page (/offsetting/): available credit per RM, what each credit paid, open debts,
-manual offsetting, refund requests, the offsetting preference; and the staff refund queue.
+"""The Credits section (/offsetting/), split in tabs: the overview (the offsetting preference
+first, credit and debt per RM, refunds), open debts, unused credits and the history of what each
+credit paid (paginated), and the manual "apply a credit" form; and the staff refund queue.
 
 Views are thin: the acting-for importer's RM accounts come from the access gate (Scope.BILLING to
 see, Scope.PAYMENTS to act; anything else answers 404), forms parse, one service acts.
@@ -9,6 +10,7 @@ from __future__ import annotations
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
+from django.core.paginator import Paginator
 from django.http import Http404
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils.translation import gettext as _
@@ -25,8 +27,7 @@ from . import selectors, services
 from .forms import ManualApplyForm, PreferenceForm, RefundRejectForm, RefundRequestForm, RunForm
 from .models import Refund
 
-ALLOCATIONS_SHOWN = 50
-ROWS_SHOWN = 100  # open credits / debts listed (oldest first) and offered in the manual form
+PAGE_SIZE = 25  # rows per page on the debts, credits and history pages
 
 
 def _accounts(request, scope: Scope):
@@ -37,57 +38,99 @@ def _accounts(request, scope: Scope):
     return acting, accounts.order_by("number")
 
 
-def _page(request, *, apply_form=None, refund_form=None, preference_form=None, status=None):
+def _base(request, tab: str):
+    """(context, ids of the RM accounts the user sees) for one tab of the Credits section.
+
+    The context holds ``acting`` (None: no importer chosen, the page says so); a chosen importer
+    with no RM account in the user's reach answers 404."""
     acting, accounts = _accounts(request, Scope.BILLING)
     if acting is None:
-        return render(request, "offsetting/credits.html", {"acting": None})
+        return {"acting": None, "tab": tab}, None
     accounts = list(accounts)
     if not accounts:
         raise Http404
-    ids = [a.pk for a in accounts]
     pay_accounts = program_accounts_for(request.user, Scope.PAYMENTS).filter(business=acting).order_by("number")
-    can_pay = pay_accounts.exists()
+    return {"acting": acting, "tab": tab, "accounts": accounts, "pay_accounts": pay_accounts,
+            "can_pay": pay_accounts.exists()}, [a.pk for a in accounts]
+
+
+def _paged(request, qs):
+    return Paginator(qs, PAGE_SIZE).get_page(request.GET.get("page"))
+
+
+def _page(request, *, refund_form=None, preference_form=None, status=None):
+    """The overview: the offsetting preference first, then credit and debt per RM, refunds."""
+    context, ids = _base(request, "overview")
+    if ids is None:
+        return render(request, "offsetting/credits.html", context)
+    acting, accounts, can_pay = context["acting"], context["accounts"], context["can_pay"]
+    pay_accounts = context["pay_accounts"]
     credit_left = selectors.available_credit(ids)
-    credits_qs = selectors.open_credits(ids).select_related("program_account")
-    credits = list(credits_qs[:ROWS_SHOWN])
-    for credit in credits:
-        credit.original = -credit.amount
-    debts_qs = selectors.open_debts(ids).select_related("program_account")
-    debts = list(debts_qs[:ROWS_SHOWN])
-    due_dates = selectors.DueDates()
-    for debt in debts:
-        debt.due_on = due_dates[debt.billing_period]
-    allocations = list(selectors.allocations_visible(ids)[:ALLOCATIONS_SHOWN])
     owed = selectors.open_debt_totals(ids)
     rows = [
         {"account": account, "credit": credit_left[account.pk], "debt": owed[account.pk],
          "refund": services.refund_check(account) if can_pay else None}
         for account in accounts
     ]
-    pay_ids = list(pay_accounts.values_list("id", flat=True))
     if can_pay:
-        apply_form = apply_form or ManualApplyForm(account_ids=pay_ids)
         refund_form = refund_form or RefundRequestForm(accounts=pay_accounts)
     can_prefer = services.can_change_preference(request.user, acting)
     if can_prefer:
         preference_form = preference_form or PreferenceForm(
             initial={"offsetting_preference": acting.offsetting_preference}
         )
-    context = {
-        "acting": acting, "rows": rows, "credits": credits, "debts": debts, "allocations": allocations,
-        "more_credits": len(credits) == ROWS_SHOWN, "more_debts": len(debts) == ROWS_SHOWN,
-        "can_pay": can_pay, "apply_form": apply_form, "refund_form": refund_form,
+    context.update({
+        "rows": rows, "refund_form": refund_form,
+        "open_credits": selectors.open_credits(ids).count(), "open_debts": selectors.open_debts(ids).count(),
         "run_form": RunForm(accounts=pay_accounts) if can_pay else None,
         "preference_form": preference_form if can_prefer else None,
-        "refunds": Refund.objects.filter(program_account_id__in=ids).select_related("program_account")[:20],
+        "refunds": Refund.objects.filter(program_account_id__in=ids).select_related("program_account")[:5],
         "total_credit": quantize(sum(credit_left.values(), ZERO)),
-    }
+    })
     return render(request, "offsetting/credits.html", context, status=status)
 
 
 @login_required
 def credits_page(request):
     return _page(request)
+
+
+@login_required
+def debts_page(request):
+    """Open debts, oldest period first, with their due dates; paginated."""
+    context, ids = _base(request, "debts")
+    if ids is None:
+        return render(request, "offsetting/credits.html", context)
+    page = _paged(request, selectors.open_debts(ids).select_related("program_account"))
+    due_dates = selectors.DueDates()
+    for debt in page.object_list:
+        debt.due_on = due_dates[debt.billing_period]
+    context["page"] = page
+    return render(request, "offsetting/debts.html", context)
+
+
+@login_required
+def credit_list(request):
+    """Credits not yet used, oldest first; paginated."""
+    context, ids = _base(request, "credits")
+    if ids is None:
+        return render(request, "offsetting/credits.html", context)
+    page = _paged(request, selectors.open_credits(ids).select_related("program_account"))
+    for credit in page.object_list:
+        credit.original = -credit.amount
+    context["page"] = page
+    return render(request, "offsetting/credit_list.html", context)
+
+
+@login_required
+def history(request):
+    """What each credit paid (newest first) and the refund requests; paginated."""
+    context, ids = _base(request, "history")
+    if ids is None:
+        return render(request, "offsetting/credits.html", context)
+    context["page"] = _paged(request, selectors.allocations_visible(ids))
+    context["refunds"] = Refund.objects.filter(program_account_id__in=ids).select_related("program_account")[:20]
+    return render(request, "offsetting/history.html", context)
 
 
 def _pay_accounts_or_404(request):
@@ -98,22 +141,29 @@ def _pay_accounts_or_404(request):
 
 
 @login_required
-@require_POST
 def apply_manual(request):
+    """Pick a credit and the debts it pays in full (its own page: the debts are checkboxes)."""
     _acting, accounts = _pay_accounts_or_404(request)
-    form = ManualApplyForm(request.POST, account_ids=list(accounts.values_list("id", flat=True)))
-    if form.is_valid():
-        try:
-            allocations = services.manual_apply(
-                actor=request.user, credit_id=form.cleaned_data["credit"].pk,
-                debt_ids=[d.pk for d in form.cleaned_data["debts"]],
-            )
-        except ApplicationError as exc:
-            add_service_errors(form, exc)
-        else:
-            messages.success(request, _("The credit paid %(n)s debt(s) in full.") % {"n": len(allocations)})
-            return redirect("offsetting:credits")
-    return _page(request, apply_form=form, status=400)
+    context, _ids = _base(request, "apply")
+    account_ids = list(accounts.values_list("id", flat=True))
+    form = ManualApplyForm(request.POST or None, account_ids=account_ids)
+    status = None
+    if request.method == "POST":
+        if form.is_valid():
+            try:
+                allocations = services.manual_apply(
+                    actor=request.user, credit_id=form.cleaned_data["credit"].pk,
+                    debt_ids=[d.pk for d in form.cleaned_data["debts"]],
+                )
+            except ApplicationError as exc:
+                add_service_errors(form, exc)
+            else:
+                messages.success(request, _("The credit paid %(n)s debt(s) in full.") % {"n": len(allocations)})
+                return redirect("offsetting:credits")
+        status = 400
+    context.update(apply_form=form, has_choices=form.fields["credit"].queryset.exists()
+                   and form.fields["debts"].queryset.exists())
+    return render(request, "offsetting/apply.html", context, status=status)
 
 
 @login_required

@@ -28,6 +28,7 @@ def bam_client(client, importer):
 
 
 def test_page_shows_credit_what_it_paid_and_open_debts(bam_client, importer, rm):
+    # The Credits section is split: overview (preference first), debts, credits, history, apply.
     paid = post(rm, K.CAD_CHARGE, "100.00", SEP, reference="11111111111111")
     post(rm, K.PAYMENT, "-300.00", SEP, reference="PAY-1")
     post(rm, K.CAD_CHARGE, "40.00", OCT, reference="22222222222222")
@@ -35,10 +36,56 @@ def test_page_shows_credit_what_it_paid_and_open_debts(bam_client, importer, rm)
     response = bam_client.get(PAGE)
     assert response.status_code == 200
     html = response.content.decode()
-    for text in ("$200.00", "11111111111111", "22222222222222", "PAY-1", "2025-10-31", "Apply the credit",
-                 "Request the refund", "Save the preference", 'aria-current="page"'):
+    for text in ("$200.00", "Request the refund", "Save the preference", 'aria-current="page"',
+                 "1 open debt", "1 unused credit"):
         assert text in html, text
-    assert paid.reference in html
+    assert html.index("Save the preference") < html.index("Available credit of")  # preference on top
+    assert 'type="checkbox"' not in html
+    debts = bam_client.get(reverse("offsetting:debts")).content.decode()
+    assert "22222222222222" in debts and "2025-10-31" in debts and paid.reference not in debts
+    credits = bam_client.get(reverse("offsetting:credit-list")).content.decode()
+    assert "PAY-1" in credits and "$200.00" in credits
+    history = bam_client.get(reverse("offsetting:history")).content.decode()
+    assert paid.reference in history and "PAY-1" in history
+    apply = bam_client.get(reverse("offsetting:apply")).content.decode()
+    assert "Apply the credit" in apply and 'type="checkbox"' in apply
+
+
+def _queries(client, url) -> int:
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    with CaptureQueriesContext(connection) as ctx:
+        assert client.get(url).status_code == 200
+    return len(ctx.captured_queries)
+
+
+def test_split_pages_paginate_with_constant_queries(bam_client, importer, rm, rm2, no_auto_offset):
+    """Each tab's query count does not grow with the rows (1 vs 30 of each, 25 per page)."""
+    urls = [PAGE, reverse("offsetting:debts"), reverse("offsetting:credit-list"), reverse("offsetting:history")]
+
+    def seed(start, n):
+        for i in range(start, start + n):
+            account = rm if i % 2 else rm2
+            post(account, K.CAD_CHARGE, "10.00", SEP, reference=f"D{i:04d}")  # paid below
+            post(account, K.PAYMENT, "-10.00", SEP, reference=f"P{i:04d}")
+            post(account, K.CAD_CHARGE, "10.00", OCT, reference=f"O{i:04d}")  # open (due later)
+            post(account, K.PAYMENT, "-4.00", OCT, reference=f"C{i:04d}")  # open (in effect later)
+        for account in (rm, rm2):
+            services.apply_offsets(program_account_id=account.pk, today=DUE[SEP])
+
+    seed(0, 1)
+    small = [_queries(bam_client, url) for url in urls]
+    seed(1, 29)
+    large = [_queries(bam_client, url) for url in urls]
+    assert large == small, (small, large)
+    assert max(large) <= 35, large
+    # Paginated: 25 rows on page 1, the rest on page 2.
+    page1 = bam_client.get(reverse("offsetting:credit-list"))
+    assert len(page1.context["page"].object_list) == 25
+    page2 = bam_client.get(reverse("offsetting:credit-list") + "?page=2").context["page"]
+    assert page2.number == 2 and page2.paginator.count > 25
+    assert bam_client.get(reverse("offsetting:history") + "?page=999").status_code == 200  # last page
 
 
 def test_manual_apply_form(bam_client, importer, rm):
