@@ -19,6 +19,7 @@ app.config_from_object("django.conf:settings", namespace="CELERY")
 app.autodiscover_tasks()
 
 SCHEDULE_MODULES = [
+    "carm_portal.schedule",
     "declarations.schedule",
     "billing.schedule",
     "billing.rpp.schedule",

@@ -14,6 +14,10 @@ response it gave; then
 
 Keys are per user. API views use ``@idempotent`` (DRF methods); a service that takes a key from a
 web form (the CAD form's hidden field) uses ``claim`` / ``remember`` in its own transaction.
+
+Keys are kept ``CARM["IDEMPOTENCY_RETENTION_DAYS"]`` days (default 30): ``purge_expired`` (beat,
+daily, ``carm_portal/schedule.py``) deletes older rows in batches; a key reused after that is a
+new request.
 """
 
 from __future__ import annotations
@@ -28,6 +32,8 @@ from django.db import IntegrityError, transaction
 from django.utils.translation import gettext as _
 
 HEADER = "Idempotency-Key"
+PURGE_BATCH = 5000  # rows per DELETE: short transactions, no long lock on the table
+PURGE_MAX_BATCHES = 200  # per run (1,000,000 rows); the rest waits for the next day
 MAX_KEY_LENGTH = 100
 REPLAYED_HEADER = "Idempotent-Replayed"
 
@@ -166,6 +172,31 @@ def idempotent(method):
         return replay
 
     return wrapper
+
+
+def purge_expired(*, now=None, batch: int = PURGE_BATCH, max_batches: int = PURGE_MAX_BATCHES) -> int:
+    """Delete the keys older than ``CARM["IDEMPOTENCY_RETENTION_DAYS"]``, ``batch`` rows per
+    statement (each its own transaction, oldest first by id: rows are created in id order, so the
+    scan stops at the first young row); the number deleted."""
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from .conf import carm
+    from .models import IdempotentRequest
+
+    cutoff = (now or timezone.now()) - timedelta(days=carm("IDEMPOTENCY_RETENTION_DAYS"))
+    deleted = 0
+    for _batch in range(max_batches):
+        ids = list(IdempotentRequest.objects.filter(created_at__lt=cutoff).order_by("pk")
+                   .values_list("pk", flat=True)[:batch])
+        if not ids:
+            break
+        with transaction.atomic():
+            deleted += IdempotentRequest.objects.filter(pk__in=ids).delete()[0]
+        if len(ids) < batch:
+            break
+    return deleted
 
 
 IDEMPOTENCY_PARAMETER_DESCRIPTION = (
