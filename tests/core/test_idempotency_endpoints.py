@@ -161,3 +161,32 @@ def test_an_appeal_document_and_the_decision(importer, account, settings, tmp_pa
     appeal.refresh_from_db()
     assert appeal.status == Appeal.Status.DECISION_RENDERED and appeal.outcome == "allowed"
     assert credits.count() == 1  # the allowed appeal's credit, once
+
+
+# --- Web forms: carm_portal.idempotency.form_post (the payments page) ---------------------------------------
+
+
+def test_the_payment_form_twice_with_its_key_records_one_payment(client, importer, account):
+    from django.urls import reverse
+
+    from billing.models import Payment
+
+    client.force_login(importer.bam)
+    page = client.get(reverse("billing-payments"))
+    key = page.context["form"]["idempotency_key"].value()
+    assert key and f'name="idempotency_key" value="{key}"' in page.content.decode()
+    data = {"program_account": account.pk, "method": "online_banking", "reference": "EFT-IDEM",
+            "amount": "125.50", "received_on": "2025-11-10", "idempotency_key": key}
+    first = client.post(reverse("billing-payments"), data)
+    again = client.post(reverse("billing-payments"), data)  # a double click, or a reload after a lost answer
+    assert first.status_code == again.status_code == 302 and again["Location"] == first["Location"]
+    assert Payment.objects.count() == 1 and ledger.balance(account) == Decimal("-125.50")
+    other = client.post(reverse("billing-payments"), {**data, "amount": "99.00", "reference": "EFT-OTHER"})
+    assert other.status_code == 200 and "different request" in other.content.decode()
+    assert Payment.objects.count() == 1
+    # A refused form keeps no claim: corrected, it goes through with the same key.
+    fresh = {**data, "idempotency_key": "k-2", "amount": "-1"}
+    assert client.post(reverse("billing-payments"), fresh).status_code == 200
+    assert not IdempotentRequest.objects.filter(key="k-2").exists()
+    assert client.post(reverse("billing-payments"), {**fresh, "amount": "10.00", "reference": "EFT-2"}).status_code == 302
+    assert Payment.objects.count() == 2
