@@ -190,3 +190,29 @@ def test_the_payment_form_twice_with_its_key_records_one_payment(client, importe
     assert not IdempotentRequest.objects.filter(key="k-2").exists()
     assert client.post(reverse("billing-payments"), {**fresh, "amount": "10.00", "reference": "EFT-2"}).status_code == 302
     assert Payment.objects.count() == 2
+
+
+def test_the_offsetting_page_forms_apply_and_ask_once_per_key(client, importer, account):
+    from django.urls import reverse
+
+    from billing.offsetting.models import Allocation, Refund
+
+    credit = _entry(account, K.PAYMENT, "-1500.00", "cr-web")
+    debt, other_debt = _entry(account, K.CAD_CHARGE, "50.00", "d-web"), _entry(account, K.CAD_CHARGE, "20.00", "d2")
+    client.force_login(importer.bam)
+    page = client.get(reverse("offsetting:credits"))
+    assert 'name="idempotency_key"' in page.content.decode()
+    apply = {"credit": credit.pk, "debts": [debt.pk], "idempotency_key": "web-apply"}
+    first = client.post(reverse("offsetting:apply"), apply)
+    again = client.post(reverse("offsetting:apply"), apply)
+    assert first.status_code == again.status_code == 302 and Allocation.objects.count() == 1
+    other = client.post(reverse("offsetting:apply"), {**apply, "debts": [other_debt.pk]})
+    assert other.status_code == 400 and "different request" in other.content.decode()
+    assert Allocation.objects.count() == 1
+
+    rm2 = importer.program_accounts.order_by("number")[1]  # no debt left there: a refund may be asked
+    _entry(rm2, K.PAYMENT, "-1500.00", "pay-rm2")
+    ask = {"program_account": rm2.pk, "amount": "1000.00", "idempotency_key": "web-refund"}
+    assert client.post(reverse("offsetting:refund-request"), ask).status_code == 302
+    assert client.post(reverse("offsetting:refund-request"), ask).status_code == 302
+    assert Refund.objects.count() == 1
