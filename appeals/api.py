@@ -97,14 +97,15 @@ _transition = {"responses": {200: AppealDetailSerializer}}
     withdraw=extend_schema(summary=_("Withdraw the appeal"), request=NoteInputSerializer, **_transition),
     documents=extend_schema(summary=_("Upload a supporting document (PDF, PNG or JPEG)"),
                             request={"multipart/form-data": DocumentUploadInputSerializer},
-                            responses={201: DocumentSerializer}),
+                            parameters=[idempotency.openapi_parameter()], responses={201: DocumentSerializer}),
     acknowledge=extend_schema(summary=_("CBSA: acknowledge"), request=NoteInputSerializer, **_transition),
     assign=extend_schema(summary=_("CBSA: assign to an officer"), request=AssignInputSerializer, **_transition),
     request_info=extend_schema(summary=_("CBSA: request information (30 days)"), request=NoteInputSerializer,
                                **_transition),
     reject_incomplete=extend_schema(summary=_("CBSA: reject as incomplete"), request=NoteInputSerializer,
                                     **_transition),
-    decide=extend_schema(summary=_("CBSA: render the decision"), request=DecideInputSerializer, **_transition),
+    decide=extend_schema(summary=_("CBSA: render the decision"), request=DecideInputSerializer,
+                         parameters=[idempotency.openapi_parameter()], **_transition),
     close=extend_schema(summary=_("CBSA: close the file"), request=NoteInputSerializer, **_transition),
 )
 class AppealViewSet(mixins.ListModelMixin, mixins.CreateModelMixin, mixins.RetrieveModelMixin,
@@ -154,6 +155,7 @@ class AppealViewSet(mixins.ListModelMixin, mixins.CreateModelMixin, mixins.Retri
         return self._out(services.appeal_withdraw(actor=request.user, appeal=self.get_object(), note=data["note"]))
 
     @action(detail=True, methods=["post"], parser_classes=[MultiPartParser, FormParser])
+    @idempotency.idempotent
     def documents(self, request, pk=None):
         data = _input(DocumentUploadInputSerializer, request)
         document = services.document_add(actor=request.user, appeal=self.get_object(), uploaded=data["file"])
@@ -193,6 +195,7 @@ class AppealViewSet(mixins.ListModelMixin, mixins.CreateModelMixin, mixins.Retri
         return self._out(services.appeal_reject_incomplete(actor=request.user, appeal=appeal, note=data["note"]))
 
     @action(detail=True, methods=["post"], parser_classes=[JSONParser, FormParser])
+    @idempotency.idempotent
     def decide(self, request, pk=None):
         appeal = self._staff_object()
         data = _input(DecideInputSerializer, request)

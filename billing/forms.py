@@ -75,12 +75,17 @@ class PaymentForm(forms.Form):
                                 help_text=_("The bank, card or cheque reference. Each reference is used once."))
     amount = forms.DecimalField(max_digits=14, decimal_places=2, min_value=Decimal("0.01"), label=_("Amount (CAD)"))
     received_on = forms.DateField(label=_("Received on"), widget=DateInput(), validators=date_validators(future=False))
+    # carm_portal.idempotency.form_post: a double click or a resent form records one payment.
+    idempotency_key = forms.CharField(required=False, max_length=100, widget=forms.HiddenInput)
 
     # The service's field names, when they differ from the form's.
     service_field_map = {"account": "program_account", "program_account_id": "program_account"}
 
     def __init__(self, *args, accounts, **kwargs):
+        from carm_portal.idempotency import new_form_key
+
         kwargs.setdefault("initial", {}).setdefault("received_on", timezone.localdate())
+        kwargs["initial"].setdefault("idempotency_key", new_form_key())
         super().__init__(*args, **kwargs)
         self.fields["program_account"].queryset = accounts
         self.fields["amount"].widget.attrs.update({"inputmode": "decimal", "step": "0.01"})

@@ -235,7 +235,6 @@ class Payment(models.Model):
     ledger_entry = models.OneToOneField(
         LedgerEntry, on_delete=models.PROTECT, related_name="payment", verbose_name=_("ledger entry"),
     )
-    idempotency_key = models.CharField(_("idempotency key"), max_length=120, null=True, blank=True, unique=True)
     recorded_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+",
         db_index=False, verbose_name=_("recorded by"),

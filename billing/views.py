@@ -25,7 +25,7 @@ from accounts.acting import get_acting_for
 from accounts.forms import add_service_errors
 from accounts.roles import Scope
 from billing.ledger.models import BREAKDOWN_FIELDS, LedgerEntry
-from carm_portal import pdf
+from carm_portal import idempotency, pdf
 from carm_portal.exceptions import ApplicationError
 
 from . import charts, pdf_tasks, selectors
@@ -207,15 +207,26 @@ def payments(request):
     if request.method == "POST":
         if not can_pay:
             raise Http404
-        if form.is_valid():
-            try:
-                payment = _record_payment(actor=request.user, data=form.cleaned_data)
-            except ApplicationError as exc:
-                add_service_errors(form, exc, form.service_field_map)
-            else:
-                messages.success(request, _("Payment %(ref)s of %(amount)s was recorded.") % {
-                    "ref": payment.reference, "amount": f"${payment.amount:,.2f}"})
-                return redirect("billing-payments")
+
+        def record():
+            if form.is_valid():
+                try:
+                    payment = _record_payment(actor=request.user, data=form.cleaned_data)
+                except ApplicationError as exc:
+                    add_service_errors(form, exc, form.service_field_map)
+                else:
+                    messages.success(request, _("Payment %(ref)s of %(amount)s was recorded.") % {
+                        "ref": payment.reference, "amount": f"${payment.amount:,.2f}"})
+                    return redirect("billing-payments")
+            return None  # the form again, with its errors
+
+        try:
+            response = idempotency.form_post(request, record)
+        except ApplicationError as exc:  # the key was used for another form
+            add_service_errors(form, exc)
+        else:
+            if response is not None:
+                return response
     page = _page(request, selectors.payments_for(request.user, business), PAGE_SIZE)
     summary = selectors.money_summary_for(request.user, business)
     return render(request, "billing/payments.html", {

@@ -20,6 +20,7 @@ app.autodiscover_tasks()
 
 SCHEDULE_MODULES = [
     "accounts.schedule",
+    "carm_portal.schedule",
     "declarations.schedule",
     "billing.schedule",
     "billing.rpp.schedule",

@@ -105,6 +105,11 @@ DECLARED: dict[str, Setting] = {
     "WORKER_HEARTBEAT_MAX_AGE_SECONDS": Setting(
         int, 180, "/readyz fails when no Celery worker has written its heartbeat for this long."
     ),
+    "IDEMPOTENCY_RETENTION_DAYS": Setting(
+        int, 30,
+        "An Idempotency-Key (carm_portal.idempotency) is remembered this many days, then deleted by the daily beat "
+        "task: a retry after that runs afresh. Keep it longer than any client's retry window.",
+    ),
     # --- RPP (release prior to payment security) ---------------------------------------------
     "RPP_BOND_SHARE": Setting(Decimal, Decimal("0.50"), "A bond / eWSA covers this share of the requirement."),
     "RPP_MINIMUM": Setting(Decimal, Decimal("5000.00"), "Each security amount is raised to at least this."),

@@ -14,6 +14,10 @@ response it gave; then
 
 Keys are per user. API views use ``@idempotent`` (DRF methods); a service that takes a key from a
 web form (the CAD form's hidden field) uses ``claim`` / ``remember`` in its own transaction.
+
+Keys are kept ``CARM["IDEMPOTENCY_RETENTION_DAYS"]`` days (default 30): ``purge_expired`` (beat,
+daily, ``carm_portal/schedule.py``) deletes older rows in batches; a key reused after that is a
+new request.
 """
 
 from __future__ import annotations
@@ -28,6 +32,8 @@ from django.db import IntegrityError, transaction
 from django.utils.translation import gettext as _
 
 HEADER = "Idempotency-Key"
+PURGE_BATCH = 5000  # rows per DELETE: short transactions, no long lock on the table
+PURGE_MAX_BATCHES = 200  # per run (1,000,000 rows); the rest waits for the next day
 MAX_KEY_LENGTH = 100
 REPLAYED_HEADER = "Idempotent-Replayed"
 
@@ -166,6 +172,78 @@ def idempotent(method):
         return replay
 
     return wrapper
+
+
+FORM_FIELD = "idempotency_key"  # the hidden field of a web form that creates money or documents
+
+
+def new_form_key() -> str:
+    """A fresh key for a web form's hidden ``idempotency_key`` field (its initial value)."""
+    import uuid
+
+    return uuid.uuid4().hex
+
+
+def form_post(request, produce: Callable[[], Any]):
+    """For a web form POST that creates money or documents (post/redirect/get). ``produce`` handles
+    the POST and returns a redirect when the work is done, or None (the view shows the form again):
+    ``form_post`` returns the same.
+
+    With a key in the form's hidden field: the redirect is remembered (its ``Location``); the same
+    key and form again (a double click, a reload after a lost answer) → the same redirect, nothing
+    done twice; the same key with another form → ``ApplicationError`` on ``idempotency_key`` (the
+    view shows it as a form error). Anything but a redirect is not remembered and rolls back with
+    the claim, so the user can correct the form and send it again with the same key."""
+    from django.http import HttpResponseRedirect
+
+    key = clean_key(request.POST.get(FORM_FIELD))
+    if key is None:
+        return produce()
+    endpoint = f"{request.method} {request.path}"
+    data = {k: v for k, v in request.POST.lists() if k not in (FORM_FIELD, "csrfmiddlewaretoken")}
+    data["__files__"] = dict(request.FILES.lists())
+
+    def _produce():
+        response = produce()
+        if response is not None and response.status_code in (301, 302, 303):
+            return 200, {"location": response["Location"]}, response
+        return 422, None, response  # not remembered: the claim rolls back
+
+    try:
+        status, body, response = run(user=request.user, key=key, endpoint=endpoint,
+                                      request_hash=fingerprint(endpoint, data), produce=_produce)
+    except IdempotencyConflict as exc:
+        from carm_portal.exceptions import ApplicationError
+
+        raise ApplicationError(exc.message, field_errors={FORM_FIELD: [exc.message]}) from None
+    if status != 200 or response is not None:
+        return response
+    return HttpResponseRedirect(body["location"])
+
+
+def purge_expired(*, now=None, batch: int = PURGE_BATCH, max_batches: int = PURGE_MAX_BATCHES) -> int:
+    """Delete the keys older than ``CARM["IDEMPOTENCY_RETENTION_DAYS"]``, ``batch`` rows per
+    statement (each its own transaction, oldest first by id: rows are created in id order, so the
+    scan stops at the first young row); the number deleted."""
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from .conf import carm
+    from .models import IdempotentRequest
+
+    cutoff = (now or timezone.now()) - timedelta(days=carm("IDEMPOTENCY_RETENTION_DAYS"))
+    deleted = 0
+    for _batch in range(max_batches):
+        ids = list(IdempotentRequest.objects.filter(created_at__lt=cutoff).order_by("pk")
+                   .values_list("pk", flat=True)[:batch])
+        if not ids:
+            break
+        with transaction.atomic():
+            deleted += IdempotentRequest.objects.filter(pk__in=ids).delete()[0]
+        if len(ids) < batch:
+            break
+    return deleted
 
 
 IDEMPOTENCY_PARAMETER_DESCRIPTION = (

@@ -26,3 +26,11 @@ def send_mail_task(subject: str, body: str, recipients: list[str], from_email: s
     from django.core.mail import send_mail
 
     return send_mail(subject, body, from_email, recipients, fail_silently=False)
+
+
+@shared_task(name="carm_portal.idempotency.purge", acks_late=True, soft_time_limit=600, time_limit=660)
+def purge_idempotency_keys() -> int:
+    """Daily (beat): forget Idempotency-Keys older than CARM["IDEMPOTENCY_RETENTION_DAYS"]."""
+    from . import idempotency
+
+    return idempotency.purge_expired()

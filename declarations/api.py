@@ -145,7 +145,8 @@ class ExchangeRateFilter(django_filters.FilterSet):
         description=_("Before the payment due date of the billing period the CAD was charged in, a correction "
                       "(approved at once; the difference is posted); after it, an adjustment waiting for CBSA "
                       "review."),
-        request=CadAmendInputSerializer, responses={201: CadVersionSerializer, 400: _FIELD_ERRORS, 404: _NOT_FOUND},
+        request=CadAmendInputSerializer, parameters=[IDEMPOTENCY_HEADER],
+        responses={201: CadVersionSerializer, 400: _FIELD_ERRORS, 404: _NOT_FOUND, 409: _CONFLICT},
     ),
     withdraw=extend_schema(
         summary=_("Withdraw a CAD (an accepted one's charge is reversed)"), request=CadWithdrawInputSerializer,
@@ -156,7 +157,8 @@ class ExchangeRateFilter(django_filters.FilterSet):
     import_csv=extend_schema(
         summary=_("Import CADs from a CSV file: all or nothing"), request={"multipart/form-data":
                                                                            CadImportInputSerializer},
-        responses={201: ImportResultSerializer, 400: ImportFailedSerializer},
+        parameters=[IDEMPOTENCY_HEADER], responses={201: ImportResultSerializer, 400: ImportFailedSerializer,
+                                                    409: _CONFLICT},
     ),
 )
 class CadViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
@@ -217,6 +219,7 @@ class CadViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.Gene
         return self._detail(cad)
 
     @action(detail=True, methods=["post"])
+    @idempotency.idempotent
     def amend(self, request, pk=None):
         cad = self.get_object()
         data = CadAmendInputSerializer(data=request.data)
@@ -241,6 +244,7 @@ class CadViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.Gene
         return Response(CadVersionSerializer(selectors.cad_versions(cad), many=True).data)
 
     @action(detail=False, methods=["post"], url_path="import")
+    @idempotency.idempotent
     def import_csv(self, request):
         data = CadImportInputSerializer(data=request.data,
                                         program_accounts=program_accounts_for(request.user, Scope.SUBMIT_CADS))

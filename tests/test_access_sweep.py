@@ -17,7 +17,9 @@ is not in the map fails ``test_every_route_is_mapped``.
 
 from __future__ import annotations
 
+import functools
 import hashlib
+import logging
 import re
 from dataclasses import dataclass, field
 from datetime import date, timedelta
@@ -173,13 +175,15 @@ def route_names() -> list[str]:
     return sorted({n for n in _walk(get_resolver().url_patterns) if not n.startswith("admin:")})
 
 
-def api_operations() -> list[tuple[str, str]]:
-    """(path template, METHOD) for every operation in the OpenAPI schema (drf-spectacular)."""
+@functools.cache
+def api_operations() -> tuple[tuple[str, str], ...]:
+    """(path template, METHOD) for every operation in the OpenAPI schema (drf-spectacular); built once
+    per run (the URLconf does not change within it)."""
     from drf_spectacular.generators import SchemaGenerator
 
     schema = SchemaGenerator().get_schema(request=None, public=True)
-    return [(path, method.upper()) for path, item in schema["paths"].items() for method in item
-            if method in {"get", "post", "put", "patch", "delete"}]
+    return tuple((path, method.upper()) for path, item in schema["paths"].items() for method in item
+                 if method in {"get", "post", "put", "patch", "delete"})
 
 
 def _route_of_operation(path: str) -> str:
@@ -302,6 +306,20 @@ def _tenant(tag: str, pa, bam, amount: str, officer, n: int) -> dict:
 @pytest.fixture
 def world(db, settings, tmp_path):
     settings.MEDIA_ROOT = str(tmp_path)
+    # Sessions in a signed cookie: a logged-in request reads no session row (the sweep makes ~2,500);
+    # who is logged in, and so every gate decision, is the same as with database sessions.
+    settings.SESSION_ENGINE = "django.contrib.sessions.backends.signed_cookies"
+    # Thousands of expected 404/400 answers: not logged (a 500 still is, at ERROR).
+    request_log = logging.getLogger("django.request")
+    level = request_log.level
+    request_log.setLevel(logging.ERROR)
+    try:
+        yield _world()
+    finally:
+        request_log.setLevel(level)
+
+
+def _world() -> World:
     officer = factories.make_officer()
     a = factories.make_business(name="Maple Sweep Imports", accounts=2)
     b = factories.make_business(name="Zephyr Other Goods", accounts=1)
@@ -378,35 +396,59 @@ def _client(user):
     return client
 
 
-def _writes() -> int:
-    """Rows written so far in this connection/transaction: cheap, so the full fingerprint is
-    recomputed only when it moved."""
-    from django.db import connection
+# A statement that may write: the full fingerprint is recomputed only after one ran. ``SELECT … FOR
+# UPDATE`` does not write (it would only cost a fingerprint). Counted in Python as Django sends the
+# SQL (no query of the database's statistics per write: that was ~4 % of the sweep).
+_MAY_WRITE = re.compile(r"\b(INSERT|UPDATE|DELETE|TRUNCATE|MERGE|COPY)\b", re.IGNORECASE)
+_FOR_UPDATE = re.compile(r"\bFOR\s+(NO\s+KEY\s+)?UPDATE\b", re.IGNORECASE)
 
-    if connection.vendor == "sqlite":
-        connection.ensure_connection()
-        return connection.connection.total_changes
-    with connection.cursor() as cursor:
-        cursor.execute("SELECT coalesce(sum(n_tup_ins + n_tup_upd + n_tup_del), 0) FROM pg_stat_xact_user_tables")
-        return int(cursor.fetchone()[0])
+
+class _WriteCounter:
+    """``connection.execute_wrapper``: counts the statements that may write, on the test's connection
+    (the only one: the test client, eager Celery and ``on_commit`` all run on it)."""
+
+    def __init__(self):
+        self.count = 0
+
+    def __call__(self, execute, sql, params, many, context):
+        if _MAY_WRITE.search(_FOR_UPDATE.sub("", sql)):
+            self.count += 1
+        return execute(sql, params, many, context)
 
 
 class Fingerprint:
     """Every row of the project's apps' tables, hashed (``_fingerprint``). ``before()`` right
-    before a write (a GET may have written, e.g. a lazily computed requirement), ``changed()`` after."""
+    before a write (a GET may have written, e.g. a lazily computed requirement), ``changed()`` after.
+    Use as a context manager: it counts the statements that may write while it is open, and on exit
+    checks that the database holds what the last fingerprint saw if no write was counted since (a
+    write the counter missed fails the test instead of hiding a change)."""
 
     def __init__(self):
-        self.value, self.writes = _fingerprint(), _writes()
+        from django.db import connection
+
+        self.counter = _WriteCounter()
+        self._wrapper = connection.execute_wrapper(self.counter)
+        self.value, self.writes = _fingerprint(), 0
+
+    def __enter__(self):
+        self._wrapper.__enter__()
+        self.value, self.writes = _fingerprint(), self.counter.count
+        return self
+
+    def __exit__(self, *exc):
+        self._wrapper.__exit__(*exc)
+        if exc[0] is None and self.counter.count == self.writes:
+            assert _fingerprint() == self.value, "a write was not seen by the write counter"
 
     def before(self) -> None:
-        if _writes() != self.writes:
-            self.value, self.writes = _fingerprint(), _writes()
+        if self.counter.count != self.writes:
+            self.value, self.writes = _fingerprint(), self.counter.count
 
     def changed(self) -> bool:
-        if _writes() == self.writes:
+        if self.counter.count == self.writes:
             return False
         old = self.value
-        self.value, self.writes = _fingerprint(), _writes()
+        self.value, self.writes = _fingerprint(), self.counter.count
         return self.value != old
 
 
@@ -496,59 +538,59 @@ def test_sweep(world):
         api_ops.setdefault(_route_of_operation(path), set()).add(method)
     failures: list[str] = []
     requests = 0
-    baseline = Fingerprint()
-    for persona, user in world["personas"].items():
-        client = _client(user)
-        forbidden = FORBIDDEN[persona]
-        markers = [m for tag in forbidden for m in world[tag]["markers"]]
-        for name, route in ROUTES.items():
-            methods = _methods(name, api_ops)
-            if route.kind == "public" and persona != "anonymous":
-                continue  # no tenant data: one visit is enough
-            # Routes with no object: GET must not leak; visitors/non-officers are denied officer pages.
-            if route.obj is None:
-                url = _url(name, route)
-                if "GET" in methods:
-                    response = client.get(url)
-                    requests += 1
-                    if route.kind == "officer" or (persona == "anonymous" and route.kind == "list"):
-                        _check_denied(persona, name, "GET", response, failures, "the route")
-                    else:
-                        if response.status_code >= 500:
-                            failures.append(f"{persona} GET {name}: {response.status_code}")
-                        _check_no_leak(persona, name, response, markers, failures)
-                writes = methods - {"GET"}
-                if writes and route.kind in {"list", "officer"} and persona != "reader":
-                    target = world[forbidden[0]] if forbidden else None
-                    for method in sorted(writes):
-                        baseline.before()
-                        response = _write(client, name, method, url, target)
-                        requests += 1
-                        if response.status_code >= 500:
-                            failures.append(f"{persona} {method} {name}: {response.status_code}")
-                        if baseline.changed():
-                            failures.append(f"{persona} {method} {name} aimed at {forbidden[0]} changed the database")
-                continue
-            for tag in SWEPT[persona]:
-                if persona in RM_LIMITED and tag == "rm2" and route.obj in BUSINESS_LEVEL:
-                    continue
-                obj = world[tag][route.obj]
-                url = _url(name, route, obj)
-                for method in sorted(methods):
-                    if method == "GET":
+    with Fingerprint() as baseline:
+        for persona, user in world["personas"].items():
+            client = _client(user)
+            forbidden = FORBIDDEN[persona]
+            markers = [m for tag in forbidden for m in world[tag]["markers"]]
+            for name, route in ROUTES.items():
+                methods = _methods(name, api_ops)
+                if route.kind == "public" and persona != "anonymous":
+                    continue  # no tenant data: one visit is enough
+                # Routes with no object: GET must not leak; visitors/non-officers are denied officer pages.
+                if route.obj is None:
+                    url = _url(name, route)
+                    if "GET" in methods:
                         response = client.get(url)
-                    else:
-                        baseline.before()
-                        response = _write(client, name, method, url, world[tag])
+                        requests += 1
+                        if route.kind == "officer" or (persona == "anonymous" and route.kind == "list"):
+                            _check_denied(persona, name, "GET", response, failures, "the route")
+                        else:
+                            if response.status_code >= 500:
+                                failures.append(f"{persona} GET {name}: {response.status_code}")
+                            _check_no_leak(persona, name, response, markers, failures)
+                    writes = methods - {"GET"}
+                    if writes and route.kind in {"list", "officer"} and persona != "reader":
+                        target = world[forbidden[0]] if forbidden else None
+                        for method in sorted(writes):
+                            baseline.before()
+                            response = _write(client, name, method, url, target)
+                            requests += 1
+                            if response.status_code >= 500:
+                                failures.append(f"{persona} {method} {name}: {response.status_code}")
+                            if baseline.changed():
+                                failures.append(f"{persona} {method} {name} aimed at {forbidden[0]} changed the database")
+                    continue
+                for tag in SWEPT[persona]:
+                    if persona in RM_LIMITED and tag == "rm2" and route.obj in BUSINESS_LEVEL:
+                        continue
+                    obj = world[tag][route.obj]
+                    url = _url(name, route, obj)
+                    for method in sorted(methods):
+                        if method == "GET":
+                            response = client.get(url)
+                        else:
+                            baseline.before()
+                            response = _write(client, name, method, url, world[tag])
+                        requests += 1
+                        _check_denied(persona, name, method, response, failures, f"{tag} {route.obj}")
+                        if method != "GET" and baseline.changed():
+                            failures.append(f"{persona} {method} {name} on {tag} changed the database")
+                # The broker's delegation gives RM0001's financial scope only.
+                if persona == "broker_rm1" and route.obj in BROKER_NOT_FINANCIAL and route.kind == "object":
+                    response = client.get(_url(name, route, world["rm1"][route.obj]))
                     requests += 1
-                    _check_denied(persona, name, method, response, failures, f"{tag} {route.obj}")
-                    if method != "GET" and baseline.changed():
-                        failures.append(f"{persona} {method} {name} on {tag} changed the database")
-            # The broker's delegation gives RM0001's financial scope only.
-            if persona == "broker_rm1" and route.obj in BROKER_NOT_FINANCIAL and route.kind == "object":
-                response = client.get(_url(name, route, world["rm1"][route.obj]))
-                requests += 1
-                _check_denied(persona, name, "GET", response, failures, f"rm1 {route.obj} (not in its scopes)")
+                    _check_denied(persona, name, "GET", response, failures, f"rm1 {route.obj} (not in its scopes)")
     assert requests > 1000
     assert not failures, f"{len(failures)} access failures:\n" + "\n".join(failures[:200])
 
@@ -559,22 +601,22 @@ def test_reader_cannot_write(world):
     for path, method in api_operations():
         api_ops.setdefault(_route_of_operation(path), set()).add(method)
     client = _client(world["personas"]["reader"])
-    baseline = Fingerprint()
-    failures = []
-    for name, route in ROUTES.items():
-        if route.kind != "object":
-            continue
-        writes = _methods(name, api_ops) - {"GET"}
-        for method in sorted(writes):
-            for tag in ("rm1", "rm2"):
-                obj = world[tag][route.obj]
-                url = _url(name, route, obj)
-                baseline.before()
-                response = _write(client, name, method, url, world[tag])
-                if response.status_code >= 500 or 200 <= response.status_code < 300 and _is_api(name):
-                    failures.append(f"reader {method} {name} on {tag}: {response.status_code}")
-                if baseline.changed():
-                    failures.append(f"reader {method} {name} on {tag} changed the database")
+    with Fingerprint() as baseline:
+        failures = []
+        for name, route in ROUTES.items():
+            if route.kind != "object":
+                continue
+            writes = _methods(name, api_ops) - {"GET"}
+            for method in sorted(writes):
+                for tag in ("rm1", "rm2"):
+                    obj = world[tag][route.obj]
+                    url = _url(name, route, obj)
+                    baseline.before()
+                    response = _write(client, name, method, url, world[tag])
+                    if response.status_code >= 500 or 200 <= response.status_code < 300 and _is_api(name):
+                        failures.append(f"reader {method} {name} on {tag}: {response.status_code}")
+                    if baseline.changed():
+                        failures.append(f"reader {method} {name} on {tag} changed the database")
     assert not failures, "\n".join(failures)
 
 
@@ -611,3 +653,25 @@ def test_admin_access_alone_reads_no_tenant(world):
     officer = _client(world["officer"])
     assert officer.get("/api/v1/billing-runs/").status_code == 200
     assert client.get("/api/v1/billing-runs/").status_code == 404
+
+
+def test_the_fingerprint_sees_every_write(world):
+    """The harness itself: an ORM update, a raw SQL write and a delete each count as a change."""
+    from django.db import connection
+
+    from billing.rpp.models import Notice
+
+    notice = world["rm1"]["notice"]
+    with Fingerprint() as baseline:
+        baseline.before()
+        Notice.objects.filter(pk=notice.pk).update(read_at=timezone.now())
+        assert baseline.changed()
+        baseline.before()
+        with connection.cursor() as cursor:
+            cursor.execute(f"UPDATE {Notice._meta.db_table} SET read_at = NULL WHERE id = %s", [notice.pk])
+        assert baseline.changed()
+        baseline.before()
+        Notice.objects.filter(pk=notice.pk).select_for_update().first()  # reads only
+        assert not baseline.changed()
+        world["other"]["membership"].delete()
+        assert baseline.changed()

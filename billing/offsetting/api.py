@@ -26,6 +26,7 @@ from accounts.access import businesses_for, get_program_account_or_404, program_
 from accounts.models import Business
 from accounts.roles import Scope
 from billing.ledger.models import LedgerEntry
+from carm_portal import idempotency
 from carm_portal.calendar import period_start
 
 from . import selectors, services
@@ -152,12 +153,14 @@ class ManualApplyApi(APIView):
 
     @extend_schema(
         request=ManualApplyInputSerializer,
+        parameters=[idempotency.openapi_parameter()],
         responses={
             201: AllocationSerializer(many=True),
             400: OpenApiResponse(description=_("The credit does not cover each debt in full, or another rule.")),
             404: OpenApiResponse(description=_("A credit or debt outside your financial scope.")),
         },
     )
+    @idempotency.idempotent
     def post(self, request):
         data = ManualApplyInputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
@@ -201,6 +204,7 @@ class RefundFilter(django_filters.FilterSet):
             "CBSA (staff) approves it."
         ),
         request=RefundRequestInputSerializer,
+        parameters=[idempotency.openapi_parameter()],
         responses={201: RefundSerializer},
     ),
 )
@@ -214,6 +218,7 @@ class RefundViewSet(mixins.CreateModelMixin, viewsets.ReadOnlyModelViewSet):
             "program_account", "payee"
         )
 
+    @idempotency.idempotent
     def create(self, request):
         data = RefundRequestInputSerializer(data=request.data)
         data.is_valid(raise_exception=True)

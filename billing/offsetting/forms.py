@@ -43,7 +43,13 @@ class ManualApplyForm(forms.Form):
         help_text=_("The credit must pay each chosen debt in full."),
     )
 
+    # carm_portal.idempotency.form_post: the same form sent twice applies the credit once.
+    idempotency_key = forms.CharField(required=False, max_length=100, widget=forms.HiddenInput)
+
     def __init__(self, *args, account_ids, limit: int = 100, **kwargs):
+        from carm_portal.idempotency import new_form_key
+
+        kwargs.setdefault("initial", {}).setdefault("idempotency_key", new_form_key())
         super().__init__(*args, **kwargs)
         # The oldest ``limit`` of each (the API takes any id); ids first, so validation can filter.
         credit_ids = list(selectors.open_credits(account_ids).values_list("pk", flat=True)[:limit])
@@ -61,8 +67,13 @@ class RefundRequestForm(forms.Form):
         help_text=_("Leave empty to ask for all the credit that can be refunded."),
     )
     reason = forms.CharField(label=_("Note for the CBSA"), max_length=300, required=False)
+    # carm_portal.idempotency.form_post: the same form sent twice asks for one refund.
+    idempotency_key = forms.CharField(required=False, max_length=100, widget=forms.HiddenInput)
 
     def __init__(self, *args, accounts, **kwargs):
+        from carm_portal.idempotency import new_form_key
+
+        kwargs.setdefault("initial", {}).setdefault("idempotency_key", new_form_key())
         super().__init__(*args, **kwargs)
         self.fields["program_account"].queryset = accounts
 

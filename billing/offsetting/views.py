@@ -20,6 +20,7 @@ from accounts.access import program_accounts_for, require_cbsa_officer
 from accounts.acting import get_acting_for
 from accounts.forms import add_service_errors
 from accounts.roles import Scope
+from carm_portal import idempotency
 from carm_portal.exceptions import ApplicationError
 from carm_portal.money import ZERO, quantize
 
@@ -149,21 +150,37 @@ def apply_manual(request):
     form = ManualApplyForm(request.POST or None, account_ids=account_ids)
     status = None
     if request.method == "POST":
-        if form.is_valid():
-            try:
-                allocations = services.manual_apply(
-                    actor=request.user, credit_id=form.cleaned_data["credit"].pk,
-                    debt_ids=[d.pk for d in form.cleaned_data["debts"]],
-                )
-            except ApplicationError as exc:
-                add_service_errors(form, exc)
-            else:
-                messages.success(request, _("The credit paid %(n)s debt(s) in full.") % {"n": len(allocations)})
-                return redirect("offsetting:credits")
+        def apply():
+            if form.is_valid():
+                try:
+                    allocations = services.manual_apply(
+                        actor=request.user, credit_id=form.cleaned_data["credit"].pk,
+                        debt_ids=[d.pk for d in form.cleaned_data["debts"]],
+                    )
+                except ApplicationError as exc:
+                    add_service_errors(form, exc)
+                else:
+                    messages.success(request, _("The credit paid %(n)s debt(s) in full.") % {"n": len(allocations)})
+                    return redirect("offsetting:credits")
+            return None
+
+        response = _once(request, form, apply)
+        if response is not None:
+            return response
         status = 400
     context.update(apply_form=form, has_choices=form.fields["credit"].queryset.exists()
                    and form.fields["debts"].queryset.exists())
     return render(request, "offsetting/apply.html", context, status=status)
+
+
+def _once(request, form, produce):
+    """``produce`` under the form's Idempotency key (``carm_portal.idempotency.form_post``); None
+    when the form is to be shown again (with the key's error if it was used for another form)."""
+    try:
+        return idempotency.form_post(request, produce)
+    except ApplicationError as exc:
+        add_service_errors(form, exc)
+        return None
 
 
 @login_required
@@ -183,19 +200,24 @@ def run_now(request):
 def refund_request(request):
     _acting, accounts = _pay_accounts_or_404(request)
     form = RefundRequestForm(request.POST, accounts=accounts)
-    if form.is_valid():
-        try:
-            refund = services.refund_request(
-                actor=request.user, program_account=form.cleaned_data["program_account"],
-                amount=form.cleaned_data["amount"], reason=form.cleaned_data["reason"],
-            )
-        except ApplicationError as exc:
-            add_service_errors(form, exc)
-        else:
-            messages.success(request, _("Your refund request for %(amount)s was sent to the CBSA.")
-                             % {"amount": refund.amount})
-            return redirect("offsetting:credits")
-    return _page(request, refund_form=form, status=400)
+
+    def ask():
+        if form.is_valid():
+            try:
+                refund = services.refund_request(
+                    actor=request.user, program_account=form.cleaned_data["program_account"],
+                    amount=form.cleaned_data["amount"], reason=form.cleaned_data["reason"],
+                )
+            except ApplicationError as exc:
+                add_service_errors(form, exc)
+            else:
+                messages.success(request, _("Your refund request for %(amount)s was sent to the CBSA.")
+                                 % {"amount": refund.amount})
+                return redirect("offsetting:credits")
+        return None
+
+    response = _once(request, form, ask)
+    return response if response is not None else _page(request, refund_form=form, status=400)
 
 
 @login_required

@@ -138,3 +138,80 @@ def test_security_deposits_and_bonds_take_the_same_key_rules(importer, account):
     again = api.post(f"{API}/security/bonds/", bond, format="json", HTTP_IDEMPOTENCY_KEY="bond-1")
     assert first.status_code == again.status_code == 201, first.content
     assert again.content == first.content and Bond.objects.count() == 1
+
+
+# --- Retention: keys are forgotten after CARM["IDEMPOTENCY_RETENTION_DAYS"] ----------------------------
+
+
+def _key_row(user, key: str, created_at):
+    return IdempotentRequest.objects.create(user=user, key=key, endpoint="POST /api/v1/payments/",
+                                            request_hash="0" * 64, response_status=201, response_body="{}",
+                                            created_at=created_at)
+
+
+@pytest.mark.django_db
+def test_the_purge_deletes_keys_older_than_the_retention_in_batches(importer, settings):
+    from datetime import datetime, timedelta
+    from zoneinfo import ZoneInfo
+
+    from carm_portal import idempotency
+
+    now = datetime(2026, 3, 10, 12, 0, tzinfo=ZoneInfo("America/Toronto"))
+    user = importer.bam
+    for n in range(7):
+        _key_row(user, f"old-{n}", now - timedelta(days=30, seconds=1 + n))
+    kept = [_key_row(user, "edge", now - timedelta(days=30)), _key_row(user, "young", now - timedelta(days=1))]
+    assert idempotency.purge_expired(now=now, batch=3) == 7  # three statements: 3 + 3 + 1
+    assert sorted(IdempotentRequest.objects.values_list("key", flat=True)) == sorted(r.key for r in kept)
+
+    settings.CARM = {**settings.CARM, "IDEMPOTENCY_RETENTION_DAYS": 1}
+    assert idempotency.purge_expired(now=now, batch=3) == 1  # "edge" (30 days old); "young" is exactly 1 day
+    assert list(IdempotentRequest.objects.values_list("key", flat=True)) == ["young"]
+
+
+@pytest.mark.django_db
+def test_the_purge_stops_after_max_batches_and_the_next_run_finishes(importer):
+    from datetime import timedelta
+
+    from carm_portal import idempotency
+
+    now = timezone.now()
+    for n in range(5):
+        _key_row(importer.bam, f"old-{n}", now - timedelta(days=40))
+    assert idempotency.purge_expired(now=now, batch=2, max_batches=2) == 4
+    assert idempotency.purge_expired(now=now, batch=2, max_batches=2) == 1
+    assert not IdempotentRequest.objects.exists()
+
+
+@pytest.mark.django_db
+def test_a_purged_key_is_a_new_request(importer, account):
+    """After the retention, the same key and body run afresh (here: refused as a duplicate reference)."""
+    from datetime import timedelta
+
+    from carm_portal import idempotency
+
+    api = client_for(importer.bam)
+    assert api.post(f"{API}/payments/", payment(account), format="json", HTTP_IDEMPOTENCY_KEY="p").status_code == 201
+    assert idempotency.purge_expired(now=timezone.now() + timedelta(days=31)) == 1
+    again = api.post(f"{API}/payments/", payment(account), format="json", HTTP_IDEMPOTENCY_KEY="p")
+    assert again.status_code == 400 and "reference" in again.json()
+
+
+def test_the_purge_is_on_the_beat_schedule_and_the_task_is_registered():
+    from carm_portal.celery import app, collect_beat_schedule
+
+    entry = collect_beat_schedule()["idempotency-purge"]
+    assert entry["task"] == "carm_portal.idempotency.purge"
+    assert entry["task"] in app.tasks
+
+
+@pytest.mark.django_db
+def test_the_purge_task_runs(importer):
+    from datetime import timedelta
+
+    from carm_portal.tasks import purge_idempotency_keys
+
+    _key_row(importer.bam, "old", timezone.now() - timedelta(days=31))
+    _key_row(importer.bam, "new", timezone.now())
+    assert purge_idempotency_keys.apply().get() == 1
+    assert list(IdempotentRequest.objects.values_list("key", flat=True)) == ["new"]
