@@ -13,6 +13,7 @@ from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
 from django.http import Http404
 from django.shortcuts import get_object_or_404, redirect, render
+from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
@@ -20,6 +21,7 @@ from accounts.access import program_accounts_for, require_cbsa_officer
 from accounts.acting import get_acting_for
 from accounts.forms import add_service_errors
 from accounts.roles import Scope
+from billing.summary import money_summary
 from carm_portal import idempotency
 from carm_portal.exceptions import ApplicationError
 from carm_portal.money import ZERO, quantize
@@ -87,6 +89,8 @@ def _page(request, *, refund_form=None, preference_form=None, status=None):
         "preference_form": preference_form if can_prefer else None,
         "refunds": Refund.objects.filter(program_account_id__in=ids).select_related("program_account")[:5],
         "total_credit": quantize(sum(credit_left.values(), ZERO)),
+        # What is owed and by when: the same answer as the dashboard and billing (billing/summary.py).
+        "summary": money_summary(ids, today=timezone.localdate()),
     })
     return render(request, "offsetting/credits.html", context, status=status)
 

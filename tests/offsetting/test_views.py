@@ -75,11 +75,13 @@ def test_split_pages_paginate_with_constant_queries(bam_client, importer, rm, rm
             services.apply_offsets(program_account_id=account.pk, today=DUE[SEP])
 
     seed(0, 1)
+    for url in urls:  # warm the per-process caches (content types, reference tables)
+        bam_client.get(url)
     small = [_queries(bam_client, url) for url in urls]
     seed(1, 29)
     large = [_queries(bam_client, url) for url in urls]
     assert large == small, (small, large)
-    assert max(large) <= 35, large
+    assert max(large) <= 40, large  # the overview includes the money summary (billing/summary.py)
     # Paginated: 25 rows on page 1, the rest on page 2.
     page1 = bam_client.get(reverse("offsetting:credit-list"))
     assert len(page1.context["page"].object_list) == 25
