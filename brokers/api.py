@@ -107,7 +107,8 @@ class BrokerBoardApi(APIView):
         ordering = data["ordering"]
         query = b.BoardQuery(search=data.get("q", ""), sort=ordering,
                              filters=tuple(name for name in b.FILTERS if data[name]))
-        rows = b.everything(request.user, query, today=timezone.localdate())
+        today = timezone.localdate()
+        rows = b.everything(request.user, query, today=today, readiness=query.sort_key == "score")
         size = data["page_size"]
         pos = {id(r): b.position_key(r, query) for r in rows}
         cursor = data.get("cursor")
@@ -119,6 +120,9 @@ class BrokerBoardApi(APIView):
         else:
             before = [r for r in rows if b.after(cursor["key"], pos[id(r)], query.descending)]
             page, has_prev, has_next = before[-size:], len(before) > size, True
+
+        if query.sort_key != "score":
+            b.fill_readiness(page, today=today)
 
         def link(direction: str, row) -> str | None:
             if row is None:

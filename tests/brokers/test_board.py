@@ -47,6 +47,16 @@ def test_rows_exact_figures_and_scopes(world):
     assert "financial" not in bravo.delegation_scopes
 
 
+def test_a_page_sorted_by_a_computed_column_still_shows_readiness(world):
+    user = world["broker"].bam
+    full = {r.program_account.pk: (r.score, r.missing) for r in _rows(user)}
+    for sort in ("-due", "gap", "score", "client"):
+        page = b.board(user, b.BoardQuery.from_params({"sort": sort}), today=TODAY, offset=0, limit=2)
+        assert page.total == 3 and len(page.rows) == 2
+        assert {r.program_account.pk: (r.score, r.missing) for r in page.rows}.items() <= full.items(), sort
+    assert {score for score, _missing in full.values()} != {100}  # the world has missing items
+
+
 def test_client_group_member_sees_only_its_group(world):
     rows = _rows(world["clerk"])
     assert {r.business.pk for r in rows} == {world["maple"].pk}
