@@ -51,6 +51,7 @@ INSTALLED_APPS = [
     "billing.rpp",
     "billing.offsetting",
     "appeals",
+    "brokers",
 ]
 
 MIDDLEWARE = [
@@ -86,6 +87,7 @@ TEMPLATES = [
                 "django.contrib.messages.context_processors.messages",
                 "django.template.context_processors.i18n",
                 "accounts.context_processors.acting_for",
+                "brokers.context_processors.broker",
             ],
         },
     },

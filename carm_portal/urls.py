@@ -17,6 +17,7 @@ api_v1 = [
     path("", include("billing.rpp.api_urls")),
     path("", include("billing.offsetting.api_urls")),
     path("", include("appeals.api_urls")),
+    path("", include("brokers.api_urls")),
 ]
 
 urlpatterns = [
@@ -34,6 +35,7 @@ urlpatterns = [
     path("security/", include("billing.rpp.urls")),
     path("offsetting/", include("billing.offsetting.urls")),
     path("appeals/", include("appeals.urls")),
+    path("brokers/", include("brokers.urls")),
     path("", include("accounts.urls")),
 ]
 

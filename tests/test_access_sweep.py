@@ -145,6 +145,9 @@ ROUTES: dict[str, Route] = {
     "appeals:letter": _o("appeal"), "appeals:document": _o("document"), "appeals:penalty": _o("penalty"),
     "appeals:extension-new": L, "appeals:review": OFF, "appeals:review-action": _off("appeal"),
     "appeals:extension-decide": _off("extension"),
+    # brokers (the broker board)
+    "brokers:board": L, "brokers:board-csv": L, "brokers:client-search": L, "brokers:act-for": S,
+    "api-broker-board": L,
     "api-appeal-list": L, "api-appeal-detail": _o("appeal"), "api-appeal-submit": _o("appeal"),
     "api-appeal-withdraw": _o("appeal"), "api-appeal-documents": _o("appeal"),
     "api-appeal-acknowledge": _off("appeal"), "api-appeal-assign": _off("appeal"),

@@ -21,6 +21,7 @@ LAYERS: list[set[str]] = [
     {"billing"},                            # the cycle, statements, payments (reads CADs for statements)
     {"billing.rpp", "billing.offsetting"},  # security and offsetting: built on statements and payments
     {"appeals"},                            # re-determinations and penalties: read everything below
+    {"brokers"},                            # the broker command centre: reads every app
 ]
 LAYER_OF = {app: n for n, apps in enumerate(LAYERS) for app in apps}
 SKIPPED_TOP = {"tests", "bench", "scripts", ".venv", "node_modules", "docs", "locale", "static", "templates"}

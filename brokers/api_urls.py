@@ -1,0 +1,9 @@
+"""Broker endpoints, included under /api/v1/ by carm_portal.urls."""
+
+from django.urls import path
+
+from . import api
+
+urlpatterns = [
+    path("broker-board/", api.BrokerBoardApi.as_view(), name="api-broker-board"),
+]
