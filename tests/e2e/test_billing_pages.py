@@ -51,7 +51,7 @@ def test_importer_opens_statements_and_downloads_the_pdf(new_page, demo_statemen
     login(page, "importer@example.com")
     page.goto("/")
     panel = page.locator(".billing-panel")
-    assert panel.count() == 1 and "Next due date" in panel.inner_text()
+    assert panel.count() == 1 and "Amount due" in panel.inner_text()
     screenshot(page, "billing-dashboard-panel")
 
     page.click("nav.main-nav >> text=Billing")
@@ -92,3 +92,45 @@ def test_importer_opens_statements_and_downloads_the_pdf(new_page, demo_statemen
     other = new_page()
     login(other, "other@example.com")
     assert other.request.get(f"/billing/statements/{statement.pk}/pdf/").status == 404
+
+
+def test_paying_the_amount_due_takes_the_dashboard_to_zero(new_page, demo_statement, billing_panel):
+    """Issue #12: the importer reads what it owes on the dashboard, pays exactly that (one payment
+    per RM account, recorded on the Payments page after reading How to pay), and the dashboard's
+    amount due goes to zero at once."""
+    from accounts.models import Business
+    from billing.summary import money_summary
+
+    importer = Business.objects.get(bn9="123456782")
+    today = timezone.localdate()
+    accounts = list(importer.program_accounts.order_by("number"))
+    summary = money_summary([a.pk for a in accounts], today=today)
+    if summary.amount_due == 0:  # the demo's history may be paid up on some days: owe one statement
+        period = calendar.last_issued_period(today)
+        post_mixed_period(accounts[0], calendar.next_period(period), cads=2)
+        summary = money_summary([a.pk for a in accounts], today=today)
+    owed = {a.program_account_id: a.amount_due for a in summary.accounts if a.amount_due > 0}
+    numbers = {a.pk: a.number for a in accounts}
+
+    page = new_page()
+    login(page, "importer@example.com")
+    page.goto("/")
+    shown = page.locator("#panel-amount-due").inner_text()
+    assert shown == f"${summary.amount_due:,.2f}"
+    page.click(".billing-panel >> text=How to pay")
+    page.wait_for_url("**/billing/payments/**")
+    assert "Receiver General for Canada" in page.locator("#how-to-pay").inner_text()
+    for n, (account_id, amount) in enumerate(owed.items()):
+        page.select_option("select[name=program_account]", label=numbers[account_id]) if page.locator(
+            f"select[name=program_account] option:text-is('{numbers[account_id]}')").count() else \
+            page.select_option("select[name=program_account]", value=str(account_id))
+        page.select_option("select[name=method]", value="pad")
+        page.fill("input[name=reference]", f"E2E-PAD-{n}")
+        page.fill("input[name=amount]", str(amount))
+        page.click("form.form >> button[type=submit]")
+        page.wait_for_load_state()
+        assert "was recorded" in page.locator("main").inner_text()
+    page.goto("/")
+    assert page.locator("#panel-amount-due").inner_text() == "$0.00"
+    assert "Nothing to pay now" in page.locator(".billing-panel").inner_text()
+    screenshot(page, "billing-dashboard-paid")
