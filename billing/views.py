@@ -25,6 +25,7 @@ from accounts.acting import get_acting_for
 from accounts.forms import add_service_errors
 from accounts.roles import Scope
 from carm_portal.exceptions import ApplicationError
+from carm_portal.money import format_cad
 
 from . import charts, pdf_tasks, selectors
 from .forms import PaymentForm, StatementFilterForm, TransactionFilterForm
@@ -220,7 +221,7 @@ def payments(request):
                 add_service_errors(form, exc, form.service_field_map)
             else:
                 messages.success(request, _("Payment %(ref)s of %(amount)s was recorded.") % {
-                    "ref": payment.reference, "amount": f"${payment.amount:,.2f}"})
+                    "ref": payment.reference, "amount": format_cad(payment.amount)})
                 return redirect("billing-payments")
     page = _page(request, selectors.payments_for(request.user, business), PAGE_SIZE)
     return render(request, "billing/payments.html", {

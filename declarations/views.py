@@ -31,6 +31,7 @@ from accounts.roles import Scope
 from carm_portal import outbox
 from carm_portal.conf import carm
 from carm_portal.exceptions import ApplicationError
+from carm_portal.money import format_cad
 
 from . import deadlines, selectors, services, tasks
 from .calculation import Totals
@@ -205,7 +206,7 @@ def _filed_message(request, cad: CAD, filing: bool) -> None:
         messages.success(request, _("Draft CAD %(number)s was saved.") % {"number": cad.transaction_number})
     elif cad.status == CAD.Status.ACCEPTED:
         messages.success(request, _("CAD %(number)s was submitted and accepted: %(amount)s charged.")
-                         % {"number": cad.transaction_number, "amount": cad.dt_total})
+                         % {"number": cad.transaction_number, "amount": format_cad(cad.dt_total)})
     else:
         messages.success(request, _("CAD %(number)s was submitted.") % {"number": cad.transaction_number})
 
@@ -340,7 +341,7 @@ def cad_amend(request, pk):
         else:
             if version.kind == CADVersion.Kind.CORRECTION:
                 messages.success(request, _("Correction filed and approved: version %(n)d. Difference: %(amount)s.")
-                                 % {"n": version.number, "amount": version.dt_total - _previous_dt(version)})
+                                 % {"n": version.number, "amount": format_cad(version.dt_total - _previous_dt(version))})
             else:
                 messages.success(request, _("Adjustment filed: version %(n)d waits for CBSA review.")
                                  % {"n": version.number})

@@ -19,7 +19,7 @@ from accounts.acting import get_acting_for
 from accounts.forms import add_service_errors
 from accounts.roles import Scope
 from carm_portal.exceptions import ApplicationError
-from carm_portal.money import ZERO, quantize
+from carm_portal.money import ZERO, format_cad, quantize
 
 from . import selectors, services
 from .forms import ManualApplyForm, PreferenceForm, RefundRejectForm, RefundRequestForm, RunForm
@@ -143,7 +143,7 @@ def refund_request(request):
             add_service_errors(form, exc)
         else:
             messages.success(request, _("Your refund request for %(amount)s was sent to the CBSA.")
-                             % {"amount": refund.amount})
+                             % {"amount": format_cad(refund.amount)})
             return redirect("offsetting:credits")
     return _page(request, refund_form=form, status=400)
 
@@ -207,5 +207,5 @@ def staff_refund_decide(request, pk, decision):
         done = {"approve": _("The refund of %(amount)s to %(payee)s was approved."),
                 "pay": _("The refund of %(amount)s to %(payee)s was paid."),
                 "reject": _("The refund of %(amount)s to %(payee)s was rejected.")}[decision]
-        messages.success(request, done % {"amount": refund.amount, "payee": refund.program_account.business.legal_name})
+        messages.success(request, done % {"amount": format_cad(refund.amount), "payee": refund.program_account.business.legal_name})
     return redirect("offsetting:staff-refunds")
