@@ -59,19 +59,22 @@ def money_locale(language: str | None = None) -> str:
     return MONEY_LOCALES.get(code.split("-")[0], MONEY_LOCALES["en"])
 
 
-def format_money(amount: Decimal | int | str, *, language: str | None = None, negative: str = "minus") -> str:
+def format_money(amount: Decimal | int | str, *, language: str | None = None, negative: str = "minus",
+                 currency: str = "CAD") -> str:
     """An amount in CAD as the reader writes it, rounded to cents half up.
 
     EN "$1,234.56" / "-$1,234.56", FR "1 234,56 $" / "-1 234,56 $" (no-break spaces);
     ``negative="brackets"`` writes a credit the accountants' way: "($1,234.56)", "(1 234,56 $)".
+    Another ``currency`` (a CAD line's foreign value) keeps that currency's own digits and symbol:
+    "US$1,234.50", FR "1 234,50 $ US".
     """
     if negative not in NEGATIVE_STYLES:
         raise ValueError(f"negative must be one of {NEGATIVE_STYLES}, not {negative!r}")
-    q = quantize(amount)
+    q = quantize(amount) if currency == "CAD" else to_decimal(amount)
     if q == 0:
         q = ZERO  # never "-$0.00"
     return format_currency(
-        q, "CAD", locale=money_locale(language), currency_digits=True,
+        q, currency or "CAD", locale=money_locale(language), currency_digits=True,
         format_type="accounting" if negative == "brackets" else "standard",
     )
 

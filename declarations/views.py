@@ -14,6 +14,7 @@ from decimal import Decimal
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
+from django.core.exceptions import FieldDoesNotExist
 from django.core.paginator import Paginator
 from django.db import transaction
 from django.http import Http404, JsonResponse
@@ -45,7 +46,7 @@ from .forms import (
     line_formset,
     line_initial,
 )
-from .models import CAD, CADVersion
+from .models import CAD, CADLine, CADVersion
 
 PAGE_SIZE = 25
 
@@ -86,6 +87,38 @@ def _cad_or_404(request, pk, scope: Scope = Scope.DECLARATIONS) -> CAD:
 def _totals_rows(totals: Totals):
     values = totals.as_dict()
     return [(label, values[key]) for key, label in TOTAL_KINDS]
+
+
+_MONEY_FIELDS = {"vfd", "duty", "sima", "excise_duty", "excise_tax", "gst", "duties_and_taxes"}
+
+
+def _diff_value(field: str, value):
+    if value in (None, ""):
+        return "—"
+    return format_cad(value) if field in _MONEY_FIELDS else value
+
+
+def _field_label(field: str) -> str:
+    try:
+        return str(CADLine._meta.get_field(field).verbose_name)
+    except FieldDoesNotExist:  # a field of an older snapshot, since removed
+        return field
+
+
+def _diff_display(diff) -> tuple[list[dict], list[tuple]]:
+    """A version's stored diff (codes and plain decimals) in the reader's language: field labels,
+    amounts through the money format. (lines, totals)."""
+    if not isinstance(diff, dict):
+        return [], []
+    lines = []
+    for change in diff.get("lines", []):
+        pairs = [(_field_label(f), _diff_value(f, pair[0]), _diff_value(f, pair[1]))
+                 for f, pair in (change.get("changes") or {}).items()]
+        lines.append({**change, "pairs": pairs})
+    labels = dict(TOTAL_KINDS)
+    totals = [(labels.get(kind, kind), _diff_value(kind, t[0]), _diff_value(kind, t[1]))
+              for kind, t in (diff.get("totals") or {}).items()]
+    return lines, totals
 
 
 def _is_correction(cad: CAD, today=None) -> tuple[bool, object]:
@@ -136,8 +169,7 @@ def cad_detail(request, pk):
     is_correction, deadline = _is_correction(cad, today)
     for version in versions:
         version.totals_rows = _totals_rows(version.totals)
-        version.diff_lines = version.diff.get("lines", []) if isinstance(version.diff, dict) else []
-        version.diff_totals = version.diff.get("totals", {}) if isinstance(version.diff, dict) else {}
+        version.diff_lines, version.diff_totals = _diff_display(version.diff)
     lines = list(selectors.cad_lines(cad))
     for line in lines:
         line.duty_percent = None if line.duty_rate is None else f"{(line.duty_rate * 100).normalize():f}"
@@ -306,8 +338,12 @@ def cad_calculate(request):
             "duty_rate": None if line.duty_rate is None else f"{(line.duty_rate * 100).normalize():f}",
             "exchange_rate": None if line.exchange_rate is None else str(line.exchange_rate),
         }
+        if a is not None:  # the same amounts as the reader writes them (the page shows these)
+            lines[form.prefix]["display"] = {
+                k: format_cad(lines[form.prefix][k]) for k in ("vfd", "duty", "gst", "other", "duties_and_taxes")}
     return JsonResponse({
         "ok": not errors, "totals": {k: str(v) for k, v in result.totals.as_dict().items()},
+        "totals_display": {k: format_cad(v) for k, v in result.totals.as_dict().items()},
         "lines": lines, "errors": errors,
     })
 

@@ -36,6 +36,14 @@ def money_signed(value) -> str:
     return format_money(value)
 
 
+@register.filter
+def money_in(value, currency: str = "CAD") -> str:
+    """A value in its own currency: ``{{ line.value_foreign|money_in:line.currency }}`` -> US$1,234.50."""
+    if _blank(value):
+        return ""
+    return format_money(value, currency=(currency or "CAD").upper())
+
+
 # Older names, kept so that a template written before the single path still renders the same way.
 register.filter("money_en", money_signed)
 register.filter("cad", money_signed)
