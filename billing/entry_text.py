@@ -69,14 +69,14 @@ def _payment_method(label: str) -> str:
 
 # (pattern on the stored English text, message id, how to turn each captured value into display text).
 # The message ids are the posting code's own where it has one (so they are translated already).
-Rule = tuple[re.Pattern, str, dict[str, Callable[[str], str]]]
+Rule = tuple[re.Pattern, str, dict[str, Callable[[str], object]]]
 RULES: list[Rule] = [
-    (re.compile(r"^CAD (?P<number>\d+) version (?P<version>\d+)$"), gettext_noop("CAD %(number)s version %(version)s"), {}),
+    (re.compile(r"^CAD (?P<number>\d+) version (?P<version>\d+)$"), gettext_noop("CAD %(number)s version %(version)d"), {"version": int}),
     (re.compile(r"^CAD (?P<number>\d+)$"), gettext_noop("CAD %(number)s"), {}),
     (re.compile(r"^Interest: (?P<pieces>.+)$"), gettext_noop("Interest: %(pieces)s"), {"pieces": _interest_pieces}),
     (re.compile(r"^Late payment: statement (?P<period>\d{4}-\d\d-\d\d) due (?P<due>\d{4}-\d\d-\d\d)$"),
      gettext_noop("Late payment: statement %(period)s due %(due)s"), {}),
-    (re.compile(r"^Interest on adjustment, (?P<days>\d+) days$"), gettext_noop("Interest on adjustment, %(days)s days"), {}),
+    (re.compile(r"^Interest on adjustment, (?P<days>\d+) days$"), gettext_noop("Interest on adjustment, %(days)d days"), {"days": int}),
     (re.compile(r"^Appeal (?P<id>\d+) allowed: credit$"), gettext_noop("Appeal %(id)s allowed: credit"), {}),
     (re.compile(r"^Interest on appeal (?P<id>\d+) credit$"), gettext_noop("Interest on appeal %(id)s credit"), {}),
     (re.compile(r"^Refund to (?P<payee>.+)$"), gettext_noop("Refund to %(payee)s"), {}),

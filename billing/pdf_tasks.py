@@ -31,14 +31,29 @@ def statement_version(statement: Statement) -> str:
     return f"{statement.closing_balance}-{statement.lines_count}-{statement.created_at:%Y%m%d%H%M%S}"
 
 
-def statement_pdf(statement: Statement, *, render: bool = True) -> pdf.StoredPdf | None:
-    """The stored PDF of ``statement``; rendered now if missing (``render=False``: None instead)."""
+def pdf_language(language: str | None = None) -> str:
+    """The language a PDF's amounts are written in: the reader's ("en" or "fr"; default the active one).
+
+    The documents are bilingual by layout; only the amounts (and dates) follow the reader:
+    $1,234.56 for an English reader, 1 234,56 $ for a French one. One stored file per language."""
+    code = (language or translation.get_language() or settings.LANGUAGE_CODE).split("-")[0].lower()
+    return code if code in {c for c, _name in settings.LANGUAGES} else "en"
+
+
+def _language_suffix(language: str) -> str:
+    return "" if language == "en" else f"-{language}"  # English files keep the names they always had
+
+
+def statement_pdf(statement: Statement, *, render: bool = True, language: str | None = None) -> pdf.StoredPdf | None:
+    """The stored PDF of ``statement`` in ``language`` (default: the reader's); rendered now if
+    missing (``render=False``: None instead)."""
     from .selectors import statement_document
 
-    # The document is bilingual by layout; render it the same whoever (or whichever worker) asks.
-    with translation.override("en"):
+    language = pdf_language(language)
+    with translation.override(language):
         return pdf.stored_pdf(
-            kind="statement", object_id=statement.pk, version=statement_version(statement),
+            kind="statement", object_id=statement.pk,
+            version=statement_version(statement) + _language_suffix(language),
             template_name=STATEMENT_TEMPLATE, extra_templates=BASE_TEMPLATES,
             context=lambda: statement_document(statement), render=render,
         )
@@ -49,24 +64,30 @@ def _render_inline() -> bool:
     return bool(getattr(settings, "CELERY_TASK_ALWAYS_EAGER", False))
 
 
-def _enqueue_once(key: str, task, object_id: int) -> None:
+def _enqueue_once(key: str, task, object_id: int, language: str = "en") -> None:
     """Ask the pdf worker once, however often a waiting client asks again: one open outbox item
-    per document version (sent again by the sweeper if the broker was down or the message lost)."""
-    outbox.enqueue(task.name, object_id, key=f"pdf:{key}")
+    per document version and language (sent again by the sweeper if the broker was down or the message lost)."""
+    if language == "en":
+        outbox.enqueue(task.name, object_id, key=f"pdf:{key}")
+    else:
+        outbox.enqueue(task.name, object_id, language, key=f"pdf:{key}:{language}")
 
 
 def statement_pdf_or_enqueue(statement: Statement) -> pdf.StoredPdf | None:
     """The stored PDF, or None after asking the pdf worker to render it (the caller says 202)."""
-    stored = statement_pdf(statement, render=_render_inline())
+    language = pdf_language()
+    stored = statement_pdf(statement, render=_render_inline(), language=language)
     if stored is None:
-        _enqueue_once(f"statement:{statement.pk}:{statement_version(statement)}", render_statement, statement.pk)
+        _enqueue_once(f"statement:{statement.pk}:{statement_version(statement)}", render_statement, statement.pk,
+                      language)
     return stored
 
 
 def cad_pdf_or_enqueue(cad) -> pdf.StoredPdf | None:
-    stored = cad_pdf(cad, render=_render_inline())
+    language = pdf_language()
+    stored = cad_pdf(cad, render=_render_inline(), language=language)
     if stored is None:
-        _enqueue_once(f"cad:{cad.pk}:{cad_version(cad)}", render_cad, cad.pk)
+        _enqueue_once(f"cad:{cad.pk}:{cad_version(cad)}", render_cad, cad.pk, language)
     return stored
 
 
@@ -75,11 +96,11 @@ def statement_filename(statement: Statement) -> str:
 
 
 @shared_task(name="billing.pdf.render_statement", acks_late=True, **PDF_LIMITS)
-def render_statement(statement_id: int) -> str:
+def render_statement(statement_id: int, language: str = "en") -> str:
     statement = Statement.objects.select_related("program_account__business").filter(pk=statement_id).first()
     if statement is None:
         return "gone"
-    stored = statement_pdf(statement)
+    stored = statement_pdf(statement, language=language)
     return f"{'rendered' if stored.rendered else 'cached'} {stored.sha256}"
 
 
@@ -104,7 +125,7 @@ def render_period(period_end: str) -> int:
     statements = Statement.objects.filter(period_end=period).only("id", "content_hash", "closing_balance",
                                                                  "lines_count", "created_at")
     for statement in statements.iterator(chunk_size=2000):
-        if statement_pdf(statement, render=False) is None:
+        if statement_pdf(statement, render=False, language="en") is None:
             render_statement.delay(statement.pk)
             queued += 1
     return queued
@@ -132,20 +153,22 @@ def cad_document(cad) -> dict:
     }
 
 
-def cad_pdf(cad, *, render: bool = True) -> pdf.StoredPdf | None:
-    with translation.override("en"):
+def cad_pdf(cad, *, render: bool = True, language: str | None = None) -> pdf.StoredPdf | None:
+    language = pdf_language(language)
+    with translation.override(language):
         return pdf.stored_pdf(
-            kind="cad", object_id=cad.pk, version=cad_version(cad), template_name=CAD_TEMPLATE,
+            kind="cad", object_id=cad.pk, version=cad_version(cad) + _language_suffix(language),
+            template_name=CAD_TEMPLATE,
             extra_templates=BASE_TEMPLATES, context=lambda: cad_document(cad), render=render,
         )
 
 
 @shared_task(name="billing.pdf.render_cad", acks_late=True, **PDF_LIMITS)
-def render_cad(cad_id: int) -> str:
+def render_cad(cad_id: int, language: str = "en") -> str:
     from declarations.models import CAD
 
     cad = CAD.objects.select_related("program_account__business", "broker", "filed_by").filter(pk=cad_id).first()
     if cad is None:
         return "gone"
-    stored = cad_pdf(cad)
+    stored = cad_pdf(cad, language=language)
     return f"{'rendered' if stored.rendered else 'cached'} {stored.sha256}"

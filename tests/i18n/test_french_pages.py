@@ -107,12 +107,49 @@ def _route(path: str) -> str | None:
     return f"{match.namespace}:{match.url_name}" if match.namespace else match.url_name
 
 
+def start_pages() -> list[str]:
+    """The dashboard, then every page route that needs no object (staff pages have no link for a
+    BAM; a form page may be reached only by a button)."""
+    from django.urls import NoReverseMatch, reverse
+
+    from tests.test_access_sweep import ROUTES
+
+    pages = ["/"]
+    for name, route in ROUTES.items():
+        if name.startswith("api-") or name in SKIP_ROUTES or route.kind not in ("list", "officer") or route.obj:
+            continue
+        try:
+            pages.append(reverse(name, kwargs=route.extra or None))
+        except NoReverseMatch:
+            continue
+    return pages + object_pages()
+
+
+def object_pages() -> list[str]:
+    """Form pages of an object that only a button leads to (the demo's first object of each)."""
+    from django.urls import reverse
+
+    from accounts.models import ClientGroup
+    from billing.rpp.models import ReductionRequest
+    from declarations.models import CAD
+
+    pages = []
+    cad = CAD.objects.filter(status=CAD.Status.ACCEPTED).order_by("pk").first()
+    if cad is not None:
+        pages.append(reverse("cad_amend", args=[cad.pk]))
+    for model, name in ((ClientGroup, "client-group-edit"), (ReductionRequest, "rpp:staff-reduction-decide")):
+        obj = model.objects.order_by("pk").first()
+        if obj is not None:
+            pages.append(reverse(name, args=[obj.pk]))
+    return pages
+
+
 def crawl(client: Client) -> tuple[dict[str, list[str]], dict[str, list[str]]]:
-    """(route name -> visited paths, path -> problems) from the dashboard, following links."""
+    """(route name -> visited paths, path -> problems) from the start pages, following links."""
     seen: set[str] = set()
     per_route: dict[str, list[str]] = defaultdict(list)
     problems: dict[str, list[str]] = {}
-    queue = deque(["/"])
+    queue = deque(start_pages())
     while queue:
         path = queue.popleft()
         if path in seen:
@@ -159,14 +196,23 @@ def _french_client(email: str) -> Client:
     return client
 
 
-# Page routes the demo has no data or no link for (each with its reason).
+# Routes that are no page (POST-only actions: they redirect to a page the crawl checks) or that
+# the demo has no object for.
+POST_ONLY = {
+    "appeals:document-upload", "appeals:extension-decide", "appeals:review-action", "appeals:save",
+    "appeals:submit", "appeals:withdraw", "billing-ops-retry", "cad_submit", "delegation-decide",
+    "membership-decide", "offsetting:staff-refund-decide", "rpp:enrol", "rpp:recompute", "rpp:withdraw",
+}
 NOT_REACHED = {
+    **dict.fromkeys(POST_ONLY, "POST only"),
     "password_reset_confirm": "needs a token from an email",
     "cad_upload_status": "needs an upload id",
+    "client-group-edit": "the demo has no client group",
+    "rpp:staff-reduction-decide": "the demo has no reduction request",
 }
 
 
-def test_french_pages_show_french_money_and_no_english_system_text(demo):
+def test_french_pages_show_french_money_and_no_english_system_text(demo, french_catalogue):
     from tests.test_access_sweep import ROUTES
 
     visited: dict[str, list[str]] = defaultdict(list)
