@@ -40,8 +40,10 @@ def pdf_language(language: str | None = None) -> str:
     return code if code in {c for c, _name in settings.LANGUAGES} else "en"
 
 
-def _language_suffix(language: str) -> str:
-    return "" if language == "en" else f"-{language}"  # English files keep the names they always had
+def _language_kind(kind: str, language: str) -> str:
+    """English files keep the place they always had; another language has its own folder
+    ("statement-fr"), since ``pdf.stored_pdf`` removes the other files of a (kind, id) folder."""
+    return kind if language == "en" else f"{kind}-{language}"
 
 
 def statement_pdf(statement: Statement, *, render: bool = True, language: str | None = None) -> pdf.StoredPdf | None:
@@ -52,8 +54,8 @@ def statement_pdf(statement: Statement, *, render: bool = True, language: str | 
     language = pdf_language(language)
     with translation.override(language):
         return pdf.stored_pdf(
-            kind="statement", object_id=statement.pk,
-            version=statement_version(statement) + _language_suffix(language),
+            kind=_language_kind("statement", language), object_id=statement.pk,
+            version=statement_version(statement),
             template_name=STATEMENT_TEMPLATE, extra_templates=BASE_TEMPLATES,
             context=lambda: statement_document(statement), render=render,
         )
@@ -157,7 +159,7 @@ def cad_pdf(cad, *, render: bool = True, language: str | None = None) -> pdf.Sto
     language = pdf_language(language)
     with translation.override(language):
         return pdf.stored_pdf(
-            kind="cad", object_id=cad.pk, version=cad_version(cad) + _language_suffix(language),
+            kind=_language_kind("cad", language), object_id=cad.pk, version=cad_version(cad),
             template_name=CAD_TEMPLATE,
             extra_templates=BASE_TEMPLATES, context=lambda: cad_document(cad), render=render,
         )
