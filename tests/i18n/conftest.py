@@ -13,15 +13,18 @@ import pytest
 FRAGMENT = Path(__file__).resolve().parents[2] / "docs" / "i18n" / "h-money.fr.po"
 
 
-@pytest.fixture
-def french_catalogue(settings, tmp_path):
+def install_fragment(settings, directory: Path) -> None:
     from babel.messages.mofile import write_mo
     from babel.messages.pofile import read_po
 
-    target = tmp_path / "locale" / "fr" / "LC_MESSAGES"
-    target.mkdir(parents=True)
+    target = directory / "locale" / "fr" / "LC_MESSAGES"
+    target.mkdir(parents=True, exist_ok=True)
     with FRAGMENT.open("rb") as po, (target / "django.mo").open("wb") as mo:
         write_mo(mo, read_po(po, locale="fr"))
     # Changing LOCALE_PATHS resets Django's translation caches (django.test.signals).
-    settings.LOCALE_PATHS = [str(tmp_path / "locale"), *settings.LOCALE_PATHS]
-    yield
+    settings.LOCALE_PATHS = [str(directory / "locale"), *settings.LOCALE_PATHS]
+
+
+@pytest.fixture
+def french_catalogue(settings, tmp_path):
+    install_fragment(settings, tmp_path)
