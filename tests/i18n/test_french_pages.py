@@ -53,7 +53,8 @@ ENGLISH_PHRASES = [
     "Interest on", "Opening balance", "Credit applied", "Offset", "Refund to", "Appeal filed",
     "Appeal submitted", "Decision:", "security shortfall", "Bond ", " expires on", "was submitted",
     "was accepted", "was recorded", "delegation.", "membership.", "accounts.", "billing.",
-    "appeals.", "declarations.", "rpp.",
+    "appeals.", "declarations.", "rpp.", "If the review were today", "No requirement yet", "against the binding",
+    "Shortfall:", "post a bond", "Interest:", "Late payment", "Credit to your account", "Up to",
 ]
 
 
