@@ -123,3 +123,23 @@ def test_statement_pdf_in_french_writes_french_amounts(importer, settings, tmp_p
     assert "État de compte" in fr and "Statement of account" in fr  # still bilingual by layout
     with translation.override("fr"):
         assert pdf_tasks.pdf_language() == "fr"
+
+
+def _queries(client, url) -> int:
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    with CaptureQueriesContext(connection) as ctx:
+        assert client.get(url).status_code == 200
+    return len(ctx.captured_queries)
+
+
+def test_audit_page_queries_do_not_grow_with_its_events(client, importer, french_catalogue):
+    client.force_login(importer.bam)
+    client.cookies["django_language"] = "fr"
+    for i in range(3):
+        _event(importer, "rpp.bond.recorded", {"amount": f"{i}00.00", "allocations": {"RM": "1.00"}}, f"B-{i} (S, 1.00)")
+    few = _queries(client, reverse("audit"))
+    for i in range(20):
+        _event(importer, "billing.payment.recorded", {"method": "pad", "amount": f"{i}.00"}, f"P-{i} 1.00 (PAD)")
+    assert _queries(client, reverse("audit")) == few
