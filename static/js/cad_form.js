@@ -114,7 +114,10 @@
         if (mine !== sequence) { return; }  // a newer request is on its way
         Object.keys(data.totals || {}).forEach(function (key) {
           var cell = $(form, "[data-total='" + key + "']");
-          if (cell) { cell.textContent = (data.totals_display || data.totals)[key]; }
+          if (cell) {
+            cell.textContent = (data.totals_display || data.totals)[key];
+            cell.dataset.value = data.totals[key];  // the plain decimal, for scripts and tests
+          }
         });
         $all(form, ".line-card").forEach(function (card) {
           var amounts = (data.lines || {})[card.dataset.line];
