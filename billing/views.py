@@ -35,6 +35,12 @@ PAGE_SIZE = 25
 HISTORY_PAGE_SIZE = 50
 
 
+def _card_cap():
+    from .payments import card_cap  # imported late, like the payment service below
+
+    return card_cap()
+
+
 # --- Helpers ------------------------------------------------------------------------------------
 
 def _page(request, qs, size: int):
@@ -225,7 +231,7 @@ def payments(request):
                 return redirect("billing-payments")
     page = _page(request, selectors.payments_for(request.user, business), PAGE_SIZE)
     return render(request, "billing/payments.html", {
-        "business": business, "form": form, "page": page, "can_pay": can_pay,
+        "business": business, "form": form, "page": page, "can_pay": can_pay, "card_cap": _card_cap(),
         "overview": selectors.balance_overview(request.user, business),
     })
 

@@ -77,6 +77,7 @@ def _page(request, *, apply_form=None, refund_form=None, preference_form=None, s
         "acting": acting, "rows": rows, "credits": credits, "debts": debts, "allocations": allocations,
         "more_credits": len(credits) == ROWS_SHOWN, "more_debts": len(debts) == ROWS_SHOWN,
         "can_pay": can_pay, "apply_form": apply_form, "refund_form": refund_form,
+        "refund_threshold": services.refund_threshold(),
         "run_form": RunForm(accounts=pay_accounts) if can_pay else None,
         "preference_form": preference_form if can_prefer else None,
         "refunds": Refund.objects.filter(program_account_id__in=ids).select_related("program_account")[:20],

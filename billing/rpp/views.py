@@ -255,7 +255,8 @@ def bond_create(request):
             messages.success(request, _("Bond %(number)s recorded.") % {"number": bond.bond_number})
             first = data["allocations"][0][0]
             return redirect("rpp:account", pk=first.pk)
-    return render(request, "rpp/bond_form.html", {"form": form, "acting": acting, "back": back})
+    return render(request, "rpp/bond_form.html", {"form": form, "acting": acting, "back": back,
+                                                  "bond_max": services.maximum()})
 
 
 @login_required

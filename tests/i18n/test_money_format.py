@@ -124,3 +124,14 @@ def test_csv_exports_keep_plain_decimals(client, importer):
         for text in amounts:
             assert "$" not in text and NBSP not in text and "," not in text, (url, text)
             assert Decimal(text).as_tuple().exponent == -2, (url, text)  # plain, two places
+
+
+def test_limits_in_help_texts_come_from_the_settings_in_the_readers_money(client, importer, settings, french_catalogue):
+    settings.CARM = {**settings.CARM, "CREDIT_CARD_CYCLE_CAP": Decimal("2500.00")}
+    client.force_login(importer.bam)
+    client.cookies["django_language"] = "fr"
+    html = client.get(reverse("billing-payments")).content.decode()
+    assert f"plafonnés à 2{NBSP}500,00{NBSP}$" in html and "4,999.99" not in html and "4 999,99" not in html
+    client.cookies["django_language"] = "en"
+    html = client.get(reverse("billing-payments")).content.decode()
+    assert "capped at $2,500.00 per billing cycle" in html
