@@ -21,7 +21,7 @@ from django.views.decorators.http import require_POST
 
 from carm_portal.exceptions import ApplicationError
 
-from . import services
+from . import audit_text, services
 from .access import (
     active_memberships,
     businesses_for,
@@ -601,23 +601,6 @@ def client_group_edit(request, pk=None):
 
 # --- Audit trail --------------------------------------------------------------------------------
 
-def _change_rows(action: str, changes) -> list[tuple[str, str]]:
-    """(field, text) pairs. On "…updated"/"…changed" events the ``audit.diff`` pairs read "old → new"."""
-    if not isinstance(changes, dict):
-        return [("", str(changes))]
-    is_diff = action.endswith(("updated", "changed"))
-    rows = []
-    for key, value in changes.items():
-        if is_diff and isinstance(value, list) and len(value) == 2:
-            old, new = ("—" if v in (None, "") else str(v) for v in value)
-            rows.append((key, f"{old} → {new}"))
-        elif isinstance(value, list):
-            rows.append((key, ", ".join(str(v) for v in value)))
-        else:
-            rows.append((key, "—" if value in (None, "") else str(value)))
-    return rows
-
-
 @login_required
 def audit(request):
     business = _managed_target(request, _bam_businesses(request.user))
@@ -625,6 +608,5 @@ def audit(request):
         raise Http404
     events = AuditEvent.objects.filter(acting_for=business).select_related("actor")
     page = Paginator(events, AUDIT_PAGE_SIZE).get_page(request.GET.get("page"))
-    for event in page.object_list:
-        event.change_rows = _change_rows(event.action, event.changes)
+    page.object_list = audit_text.with_text(page.object_list)  # sentences, labels and money, in the reader's language
     return _render(request, "accounts/audit.html", {"business": business, "page": page})

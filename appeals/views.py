@@ -23,7 +23,7 @@ from accounts.forms import add_service_errors
 from accounts.roles import Scope
 from carm_portal.exceptions import ApplicationError
 
-from . import deadlines, paid_or_secured, selectors, services, storage
+from . import deadlines, notice_text, paid_or_secured, selectors, services, storage
 from .forms import (
     DocumentForm,
     ExtensionForm,
@@ -76,7 +76,8 @@ def appeal_list(request):
                + [_action_row(s, today, "statement") for s in statements])
     actions.sort(key=lambda r: r["deadline"].date)
     extensions = _for_acting(request, selectors.extensions_for(user)).select_related("penalty", "statement")[:50]
-    notices = AppealNotice.objects.filter(appeal__in=[a.pk for a in appeals]).select_related("appeal")[:10]
+    notices = notice_text.with_text(  # in the reader's language, not the reminder job's
+        AppealNotice.objects.filter(appeal__in=[a.pk for a in appeals]).select_related("appeal__program_account")[:10])
     return render(request, "appeals/list.html", {
         "rows": rows, "page": page, "actions": actions, "extensions": extensions, "notices": notices,
         "is_cbsa": selectors.is_cbsa(user), "today": today,

@@ -11,12 +11,12 @@ from collections.abc import Sequence
 from datetime import date
 from decimal import Decimal
 
-from django.utils.formats import date_format
+from babel.dates import format_date
 from django.utils.html import format_html, format_html_join
 from django.utils.safestring import SafeString, mark_safe
 from django.utils.translation import gettext as _
 
-from carm_portal.money import format_cad
+from carm_portal.money import format_cad, format_money_short, money_locale
 
 WIDTH, HEIGHT = 720, 260
 LEFT, RIGHT, TOP, BOTTOM = 64, 12, 16, 50
@@ -37,23 +37,22 @@ def nice_ceiling(value: Decimal, ticks: int = 4) -> tuple[Decimal, Decimal]:
 
 
 def short_money(value: Decimal) -> str:
-    """$0, $950, $12K, $1.5M: axis labels."""
-    v = float(value)
-    if abs(v) >= 1_000_000:
-        text = f"{v / 1_000_000:.1f}".rstrip("0").rstrip(".") + "M"
-    elif abs(v) >= 1_000:
-        text = f"{v / 1_000:.1f}".rstrip("0").rstrip(".") + "K"
-    else:
-        text = f"{v:.0f}"
-    return f"${text}"
+    """Axis labels in the reader's language: $0, $950, $12K, $1.5M (FR 0 $, 950 $, 12 k $, 1,5 M $)."""
+    return format_money_short(value)
 
 
 def _n(value: float) -> str:
     return f"{value:.1f}"
 
 
+def month_label(day: date) -> str:
+    """The month's abbreviation from CLDR in the reader's language: "Jul", FR "juill." (never "Jui")."""
+    return format_date(day, "MMM", locale=money_locale())
+
+
 def period_label(period_end: date) -> str:
-    return date_format(period_end, "M Y")
+    """"Jul 2026", FR "juill. 2026"."""
+    return format_date(period_end, "MMM y", locale=money_locale())
 
 
 def bar_chart(points: Sequence[tuple[date, Decimal]], *, title: str, description: str = "",
@@ -94,7 +93,7 @@ def bar_chart(points: Sequence[tuple[date, Decimal]], *, title: str, description
             '<rect x="{}" y="{}" width="{}" height="{}" rx="2"/>'
             '<text x="{}" y="{}" class="chart-axis" text-anchor="middle">{}</text>{}</g>',
             label, format_cad(amount), _n(x), _n(y), _n(bar_w), _n(TOP + plot_h - y),
-            _n(x + bar_w / 2), HEIGHT - BOTTOM + 18, date_format(period, "M"), year,
+            _n(x + bar_w / 2), HEIGHT - BOTTOM + 18, month_label(period), year,
         ))
 
     return format_html(

@@ -28,25 +28,29 @@ def statement_version(statement: Statement) -> str:
     return f"{statement.closing_balance}-{statement.lines_count}-{statement.created_at:%Y%m%d%H%M%S}"
 
 
-def statement_pdf(statement: Statement, *, render: bool = True) -> pdf.StoredPdf | None:
-    """The stored PDF of ``statement``; rendered now if missing (``render=False``: None instead)."""
+def statement_pdf(statement: Statement, *, render: bool = True, language: str | None = None) -> pdf.StoredPdf | None:
+    """The stored PDF of ``statement`` in ``language`` (default: the reader's); rendered now if
+    missing (``render=False``: None instead)."""
     from .selectors import statement_document
 
-    # The document is bilingual by layout; render it the same whoever (or whichever worker) asks.
-    with translation.override("en"):
+    language = pdf.reader_language(language)
+    with translation.override(language):
         return pdf.stored_pdf(
-            kind="statement", object_id=statement.pk, version=statement_version(statement),
+            kind=pdf.language_kind("statement", language), object_id=statement.pk,
+            version=statement_version(statement),
             template_name=STATEMENT_TEMPLATE, extra_templates=BASE_TEMPLATES,
             context=lambda: statement_document(statement), render=render,
         )
 
 
 def statement_pdf_or_enqueue(statement: Statement) -> pdf.StoredPdf | None:
-    """The stored PDF, or None after asking the pdf worker to render it (the caller says 202)."""
-    stored = statement_pdf(statement, render=pdf.render_inline())
+    """The stored PDF in the reader's language, or None after asking the pdf worker to render it
+    (the caller says 202)."""
+    language = pdf.reader_language()
+    stored = statement_pdf(statement, render=pdf.render_inline(), language=language)
     if stored is None:
         pdf.ask_worker_once(render_statement.name, statement.pk,
-                            key=f"statement:{statement.pk}:{statement_version(statement)}")
+                            key=f"statement:{statement.pk}:{statement_version(statement)}", language=language)
     return stored
 
 
@@ -55,11 +59,11 @@ def statement_filename(statement: Statement) -> str:
 
 
 @shared_task(name="billing.pdf.render_statement", acks_late=True, **pdf.TASK_LIMITS)
-def render_statement(statement_id: int) -> str:
+def render_statement(statement_id: int, language: str = "en") -> str:
     statement = Statement.objects.select_related("program_account__business").filter(pk=statement_id).first()
     if statement is None:
         return "gone"
-    stored = statement_pdf(statement)
+    stored = statement_pdf(statement, language=language)
     return f"{'rendered' if stored.rendered else 'cached'} {stored.sha256}"
 
 
@@ -84,7 +88,7 @@ def render_period(period_end: str) -> int:
     statements = Statement.objects.filter(period_end=period).only("id", "content_hash", "closing_balance",
                                                                  "lines_count", "created_at")
     for statement in statements.iterator(chunk_size=2000):
-        if statement_pdf(statement, render=False) is None:
+        if statement_pdf(statement, render=False, language="en") is None:
             render_statement.delay(statement.pk)
             queued += 1
     return queued

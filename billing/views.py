@@ -27,6 +27,7 @@ from accounts.roles import Scope
 from billing.ledger.models import BREAKDOWN_FIELDS, LedgerEntry
 from carm_portal import idempotency, pdf
 from carm_portal.exceptions import ApplicationError
+from carm_portal.money import format_cad
 
 from . import charts, pdf_tasks, selectors
 from .forms import PaymentForm, StatementFilterForm, TransactionFilterForm
@@ -34,6 +35,12 @@ from .models import BillingRun
 
 PAGE_SIZE = 25
 HISTORY_PAGE_SIZE = 50
+
+
+def _card_cap():
+    from .payments import card_cap  # imported late, like the payment service below
+
+    return card_cap()
 
 
 # --- Helpers ------------------------------------------------------------------------------------
@@ -216,7 +223,7 @@ def payments(request):
                     add_service_errors(form, exc, form.service_field_map)
                 else:
                     messages.success(request, _("Payment %(ref)s of %(amount)s was recorded.") % {
-                        "ref": payment.reference, "amount": f"${payment.amount:,.2f}"})
+                        "ref": payment.reference, "amount": format_cad(payment.amount)})
                     return redirect("billing-payments")
             return None  # the form again, with its errors
 
@@ -231,7 +238,7 @@ def payments(request):
     summary = selectors.money_summary_for(request.user, business)
     return render(request, "billing/payments.html", {
         "business": business, "form": form, "page": page, "can_pay": can_pay, "summary": summary,
-        "how_to_pay": selectors.how_to_pay_for(request.user, business, summary),
+        "how_to_pay": selectors.how_to_pay_for(request.user, business, summary), "card_cap": _card_cap(),
     })
 
 

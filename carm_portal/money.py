@@ -1,10 +1,16 @@
-"""The only place money is rounded.
+"""The only place money is rounded, and the only place it is formatted for people.
 
 Amounts are Decimal CAD rounded to cents, ROUND_HALF_UP (CBSA rounds half up). Round each
 line, then sum the rounded lines. Floats are refused: a float has already lost the cents.
 """
 
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
+from functools import cache
+
+from babel import Locale
+from babel.numbers import format_compact_currency, format_currency
+from django.conf import settings
+from django.utils import translation
 
 CENT = Decimal("0.01")
 ZERO = Decimal("0.00")
@@ -40,8 +46,52 @@ def total(amounts) -> Decimal:
     return quantize(sum((to_decimal(a) for a in amounts), ZERO))
 
 
-def format_cad(amount: Decimal) -> str:
-    """1234.5 -> '$1,234.50'; negatives as '-$1,234.50'."""
-    q = quantize(amount)
-    sign = "-" if q < 0 else ""
-    return f"{sign}${abs(q):,.2f}"
+# --- Formatting: the one path for pages, PDFs, charts, messages and emails ----------------------------
+# CLDR (through Babel) decides the layout of each language: en_CA "$1,234.56", fr_CA "1 234,56 $"
+# with a no-break space (U+00A0) between thousands and before the "$". CSV exports and the API keep
+# plain decimals ("1234.56"): never format those.
+
+MONEY_LOCALES = {"en": "en_CA", "fr": "fr_CA"}
+NEGATIVE_STYLES = ("minus", "brackets")
+
+
+def money_locale(language: str | None = None) -> str:
+    """The CLDR locale of ``language`` (default: the active Django language): "fr-ca" -> "fr_CA"."""
+    code = (language or translation.get_language() or settings.LANGUAGE_CODE).replace("_", "-").lower()
+    return MONEY_LOCALES.get(code.split("-")[0], MONEY_LOCALES["en"])
+
+
+@cache
+def _cldr(locale: str) -> Locale:
+    """Parsed once per process (a quarter of the cost of each call otherwise)."""
+    return Locale.parse(locale)
+
+
+def format_money(amount: Decimal | int | str, *, language: str | None = None, negative: str = "minus",
+                 currency: str = "CAD") -> str:
+    """An amount in CAD as the reader writes it, rounded to cents half up.
+
+    EN "$1,234.56" / "-$1,234.56", FR "1 234,56 $" / "-1 234,56 $" (no-break spaces);
+    ``negative="brackets"`` writes a credit the accountants' way: "($1,234.56)", "(1 234,56 $)".
+    Another ``currency`` (a CAD line's foreign value) keeps that currency's own digits and symbol:
+    "US$1,234.50", FR "1 234,50 $ US".
+    """
+    if negative not in NEGATIVE_STYLES:
+        raise ValueError(f"negative must be one of {NEGATIVE_STYLES}, not {negative!r}")
+    q = quantize(amount) if currency == "CAD" else to_decimal(amount)
+    if q == 0:
+        q = ZERO  # never "-$0.00"
+    return format_currency(
+        q, currency or "CAD", locale=_cldr(money_locale(language)), currency_digits=True,
+        format_type="accounting" if negative == "brackets" else "standard",
+    )
+
+
+def format_cad(amount: Decimal | int | str, *, language: str | None = None) -> str:
+    """The same as ``format_money`` (minus sign for negatives); the name the services use."""
+    return format_money(amount, language=language)
+
+
+def format_money_short(amount: Decimal | int | str, *, language: str | None = None) -> str:
+    """Chart axes: EN "$0", "$950", "$12K", "$1.5M"; FR "0 $", "950 $", "12 k $", "1,5 M $"."""
+    return format_compact_currency(quantize(amount), "CAD", locale=_cldr(money_locale(language)), fraction_digits=1)

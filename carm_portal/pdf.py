@@ -300,12 +300,33 @@ def render_inline() -> bool:
     return bool(getattr(settings, "CELERY_TASK_ALWAYS_EAGER", False))
 
 
-def ask_worker_once(task_name: str, object_id: int, key: str) -> None:
+def reader_language(language: str | None = None) -> str:
+    """The language a PDF's amounts are written in: the reader's ("en" or "fr"; default the active one).
+
+    The documents are bilingual by layout; only the amounts (and dates) follow the reader:
+    $1,234.56 for an English reader, 1 234,56 $ for a French one. One stored file per language."""
+    from django.utils import translation
+
+    code = (language or translation.get_language() or settings.LANGUAGE_CODE).split("-")[0].lower()
+    return code if code in {c for c, _name in settings.LANGUAGES} else "en"
+
+
+def language_kind(kind: str, language: str) -> str:
+    """English files keep the place they always had; another language has its own folder
+    ("statement-fr"), since ``stored_pdf`` removes the other files of a (kind, id) folder."""
+    return kind if language == "en" else f"{kind}-{language}"
+
+
+def ask_worker_once(task_name: str, object_id: int, key: str, language: str = "en") -> None:
     """Ask the pdf worker once, however often a waiting client asks again: one open outbox item
-    per document version (sent again by the sweeper if the broker was down or the message lost)."""
+    per document version and language (sent again by the sweeper if the broker was down or the
+    message lost). The task takes (object id[, language])."""
     from carm_portal import outbox
 
-    outbox.enqueue(task_name, object_id, key=f"pdf:{key}")
+    if language == "en":
+        outbox.enqueue(task_name, object_id, key=f"pdf:{key}")
+    else:
+        outbox.enqueue(task_name, object_id, language, key=f"pdf:{key}:{language}")
 
 
 def file_response(stored: StoredPdf, filename: str):

@@ -34,21 +34,25 @@ def cad_document(cad: CAD) -> dict:
     }
 
 
-def cad_pdf(cad: CAD, *, render: bool = True) -> pdf.StoredPdf | None:
-    """The stored PDF of ``cad``; rendered now if missing (``render=False``: None instead)."""
-    # Bilingual by layout: rendered the same whoever (or whichever worker) asks.
-    with translation.override("en"):
+def cad_pdf(cad: CAD, *, render: bool = True, language: str | None = None) -> pdf.StoredPdf | None:
+    """The stored PDF of ``cad`` in ``language`` (default: the reader's; bilingual by layout, the
+    amounts follow the reader); rendered now if missing (``render=False``: None instead)."""
+    language = pdf.reader_language(language)
+    with translation.override(language):
         return pdf.stored_pdf(
-            kind="cad", object_id=cad.pk, version=cad_version(cad), template_name=TEMPLATE,
-            extra_templates=BASE_TEMPLATES, context=lambda: cad_document(cad), render=render,
+            kind=pdf.language_kind("cad", language), object_id=cad.pk, version=cad_version(cad),
+            template_name=TEMPLATE, extra_templates=BASE_TEMPLATES, context=lambda: cad_document(cad),
+            render=render,
         )
 
 
 def cad_pdf_or_enqueue(cad: CAD) -> pdf.StoredPdf | None:
-    """The stored PDF, or None after asking the pdf worker to render it (the caller says 202)."""
-    stored = cad_pdf(cad, render=pdf.render_inline())
+    """The stored PDF in the reader's language, or None after asking the pdf worker to render it
+    (the caller says 202)."""
+    language = pdf.reader_language()
+    stored = cad_pdf(cad, render=pdf.render_inline(), language=language)
     if stored is None:
-        pdf.ask_worker_once(render_cad.name, cad.pk, key=f"cad:{cad.pk}:{cad_version(cad)}")
+        pdf.ask_worker_once(render_cad.name, cad.pk, key=f"cad:{cad.pk}:{cad_version(cad)}", language=language)
     return stored
 
 
@@ -57,9 +61,9 @@ def filename(cad: CAD) -> str:
 
 
 @shared_task(name="declarations.pdf.render_cad", acks_late=True, **pdf.TASK_LIMITS)
-def render_cad(cad_id: int) -> str:
+def render_cad(cad_id: int, language: str = "en") -> str:
     cad = CAD.objects.select_related("program_account__business", "broker", "filed_by").filter(pk=cad_id).first()
     if cad is None:
         return "gone"
-    stored = cad_pdf(cad)
+    stored = cad_pdf(cad, language=language)
     return f"{'rendered' if stored.rendered else 'cached'} {stored.sha256}"

@@ -14,6 +14,7 @@ from decimal import Decimal
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
+from django.core.exceptions import FieldDoesNotExist
 from django.core.paginator import Paginator
 from django.db import transaction
 from django.http import Http404, JsonResponse
@@ -31,6 +32,7 @@ from accounts.roles import Scope
 from carm_portal import outbox, pdf
 from carm_portal.conf import carm
 from carm_portal.exceptions import ApplicationError
+from carm_portal.money import format_cad
 
 from . import cad_pdf as cad_documents
 from . import deadlines, payment_timing, selectors, services, tasks
@@ -45,7 +47,7 @@ from .forms import (
     line_formset,
     line_initial,
 )
-from .models import CAD, CADVersion, CsvUpload
+from .models import CAD, CADLine, CADVersion, CsvUpload
 
 PAGE_SIZE = 25
 
@@ -86,6 +88,38 @@ def _cad_or_404(request, pk, scope: Scope = Scope.DECLARATIONS) -> CAD:
 def _totals_rows(totals: Totals):
     values = totals.as_dict()
     return [(label, values[key]) for key, label in TOTAL_KINDS]
+
+
+_MONEY_FIELDS = {"vfd", "duty", "sima", "excise_duty", "excise_tax", "gst", "duties_and_taxes"}
+
+
+def _diff_value(field: str, value):
+    if value in (None, ""):
+        return "—"
+    return format_cad(value) if field in _MONEY_FIELDS else value
+
+
+def _field_label(field: str) -> str:
+    try:
+        return str(CADLine._meta.get_field(field).verbose_name)
+    except FieldDoesNotExist:  # a field of an older snapshot, since removed
+        return field
+
+
+def _diff_display(diff) -> tuple[list[dict], list[tuple]]:
+    """A version's stored diff (codes and plain decimals) in the reader's language: field labels,
+    amounts through the money format. (lines, totals)."""
+    if not isinstance(diff, dict):
+        return [], []
+    lines = []
+    for change in diff.get("lines", []):
+        pairs = [(_field_label(f), _diff_value(f, pair[0]), _diff_value(f, pair[1]))
+                 for f, pair in (change.get("changes") or {}).items()]
+        lines.append({**change, "pairs": pairs})
+    labels = dict(TOTAL_KINDS)
+    totals = [(labels.get(kind, kind), _diff_value(kind, t[0]), _diff_value(kind, t[1]))
+              for kind, t in (diff.get("totals") or {}).items()]
+    return lines, totals
 
 
 def _is_correction(cad: CAD, today=None) -> tuple[bool, object]:
@@ -137,8 +171,7 @@ def cad_detail(request, pk):
     is_correction, deadline = _is_correction(cad, today)
     for version in versions:
         version.totals_rows = _totals_rows(version.totals)
-        version.diff_lines = version.diff.get("lines", []) if isinstance(version.diff, dict) else []
-        version.diff_totals = version.diff.get("totals", {}) if isinstance(version.diff, dict) else {}
+        version.diff_lines, version.diff_totals = _diff_display(version.diff)
     lines = list(selectors.cad_lines(cad))
     for line in lines:
         line.duty_percent = None if line.duty_rate is None else f"{(line.duty_rate * 100).normalize():f}"
@@ -224,7 +257,7 @@ def _filed_message(request, cad: CAD, filing: bool) -> None:
         messages.success(request, _("Draft CAD %(number)s was saved.") % {"number": cad.transaction_number})
     elif cad.status == CAD.Status.ACCEPTED:
         messages.success(request, _("CAD %(number)s was submitted and accepted: %(amount)s charged.")
-                         % {"number": cad.transaction_number, "amount": cad.dt_total})
+                         % {"number": cad.transaction_number, "amount": format_cad(cad.dt_total)})
     else:
         messages.success(request, _("CAD %(number)s was submitted.") % {"number": cad.transaction_number})
     if filing and cad.pays_on_release:
@@ -329,8 +362,12 @@ def cad_calculate(request):
             "duty_rate": None if line.duty_rate is None else f"{(line.duty_rate * 100).normalize():f}",
             "exchange_rate": None if line.exchange_rate is None else str(line.exchange_rate),
         }
+        if a is not None:  # the same amounts as the reader writes them (the page shows these)
+            lines[form.prefix]["display"] = {
+                k: format_cad(lines[form.prefix][k]) for k in ("vfd", "duty", "gst", "other", "duties_and_taxes")}
     return JsonResponse({
         "ok": not errors, "totals": {k: str(v) for k, v in result.totals.as_dict().items()},
+        "totals_display": {k: format_cad(v) for k, v in result.totals.as_dict().items()},
         "lines": lines, "errors": errors,
         "payment_warning": _live_payment_warning(request, cad, accounts, header),
     })
@@ -382,7 +419,7 @@ def cad_amend(request, pk):
         else:
             if version.kind == CADVersion.Kind.CORRECTION:
                 messages.success(request, _("Correction filed and approved: version %(n)d. Difference: %(amount)s.")
-                                 % {"n": version.number, "amount": version.dt_total - _previous_dt(version)})
+                                 % {"n": version.number, "amount": format_cad(version.dt_total - _previous_dt(version))})
             else:
                 messages.success(request, _("Adjustment filed: version %(n)d waits for CBSA review.")
                                  % {"n": version.number})

@@ -285,6 +285,11 @@ def _refund_threshold() -> Decimal:
     return carm("REFUND_THRESHOLD")
 
 
+def refund_threshold() -> Decimal:
+    """A credit of at least this much can be refunded at once (the pages say it)."""
+    return _refund_threshold()
+
+
 def _refund_cycles() -> int:
     # ASSUMPTION (carm-rules §5): a smaller credit that stood on two statements running.
     return carm("REFUND_SMALL_CREDIT_CYCLES")

@@ -24,7 +24,7 @@ from accounts.roles import Scope
 from billing.summary import money_summary
 from carm_portal import idempotency
 from carm_portal.exceptions import ApplicationError
-from carm_portal.money import ZERO, quantize
+from carm_portal.money import ZERO, format_cad, quantize
 
 from . import selectors, services
 from .forms import ManualApplyForm, PreferenceForm, RefundRejectForm, RefundRequestForm, RunForm
@@ -83,7 +83,7 @@ def _page(request, *, refund_form=None, preference_form=None, status=None):
             initial={"offsetting_preference": acting.offsetting_preference}
         )
     context.update({
-        "rows": rows, "refund_form": refund_form,
+        "rows": rows, "refund_form": refund_form, "refund_threshold": services.refund_threshold(),
         "open_credits": selectors.open_credits(ids).count(), "open_debts": selectors.open_debts(ids).count(),
         "run_form": RunForm(accounts=pay_accounts) if can_pay else None,
         "preference_form": preference_form if can_prefer else None,
@@ -216,7 +216,7 @@ def refund_request(request):
                 add_service_errors(form, exc)
             else:
                 messages.success(request, _("Your refund request for %(amount)s was sent to the CBSA.")
-                                 % {"amount": refund.amount})
+                                 % {"amount": format_cad(refund.amount)})
                 return redirect("offsetting:credits")
         return None
 
@@ -283,5 +283,5 @@ def staff_refund_decide(request, pk, decision):
         done = {"approve": _("The refund of %(amount)s to %(payee)s was approved."),
                 "pay": _("The refund of %(amount)s to %(payee)s was paid."),
                 "reject": _("The refund of %(amount)s to %(payee)s was rejected.")}[decision]
-        messages.success(request, done % {"amount": refund.amount, "payee": refund.program_account.business.legal_name})
+        messages.success(request, done % {"amount": format_cad(refund.amount), "payee": refund.program_account.business.legal_name})
     return redirect("offsetting:staff-refunds")

@@ -47,6 +47,7 @@ from .models import (
     RppStatus,
     SecurityForecast,
 )
+from .notice_text import with_text
 from .selectors import positions_for, security_accounts
 
 CHART_HEIGHT = 150
@@ -161,8 +162,9 @@ def account(request, pk):
         a.days_left = (a.bond.expiry_date - today).days
     deposits = list(CashDeposit.objects.filter(program_account=pa).select_related("created_by"))
     reductions = list(ReductionRequest.objects.filter(program_account=pa)[:10])
-    notices = list(
-        Notice.objects.filter(Q(program_account=pa) | Q(bond__allocations__program_account=pa)).distinct()[:10]
+    notices = with_text(
+        Notice.objects.filter(Q(program_account=pa) | Q(bond__allocations__program_account=pa)).distinct()
+        .select_related("bond", "program_account")[:10]
     )
     requirement = position.requirement
     forecast = SecurityForecast.objects.filter(program_account=pa).first()
@@ -299,7 +301,8 @@ def bond_create(request):
             messages.success(request, _("Bond %(number)s recorded.") % {"number": bond.bond_number})
             first = data["allocations"][0][0]
             return redirect("rpp:account", pk=first.pk)
-    return render(request, "rpp/bond_form.html", {"form": form, "acting": acting, "back": back})
+    return render(request, "rpp/bond_form.html", {"form": form, "acting": acting, "back": back,
+                                                  "bond_max": services.maximum()})
 
 
 @login_required

@@ -130,12 +130,16 @@
         if (mine !== sequence) { return; }  // a newer request is on its way
         Object.keys(data.totals || {}).forEach(function (key) {
           var cell = $(form, "[data-total='" + key + "']");
-          if (cell) { cell.textContent = data.totals[key]; }
+          if (cell) {
+            cell.textContent = (data.totals_display || data.totals)[key];
+            cell.dataset.value = data.totals[key];  // the plain decimal, for scripts and tests
+          }
         });
         $all(form, ".line-card").forEach(function (card) {
           var amounts = (data.lines || {})[card.dataset.line];
           $all(card, "[data-amount]").forEach(function (cell) {
-            cell.textContent = amounts ? amounts[cell.dataset.amount] : "—";
+            var shown = amounts && amounts.display && cell.dataset.amount in amounts.display ? amounts.display : amounts;
+            cell.textContent = shown ? shown[cell.dataset.amount] : "—";
           });
         });
         showPaymentWarning(form, data.payment_warning);

@@ -122,7 +122,7 @@ def test_detail_shows_lines_totals_versions_and_the_ledger_effect(client, import
     login(client, user)
     html = client.get(reverse("cad_detail", args=[cad.pk])).content.decode()
     assert cad.transaction_number in html
-    assert "13650.00" in html and "887.25" in html and "726.86" in html  # the worked example's VFD, duty, GST
+    assert "$13,650.00" in html and "$887.25" in html and "$726.86" in html  # the worked example's VFD, duty, GST
     assert str(cad.dt_total) in html
     assert "Original" in html and "v1" in html
     assert f'data-ledger-effect="{cad.dt_total}"' in html

@@ -85,7 +85,7 @@ def test_broker_files_staff_decides_importer_sees_letter_and_credit(new_page, se
     importer.goto(f"/appeals/{appeal.pk}/")
     main = importer.locator("main").inner_text()
     assert "Decision: Allowed" in main
-    assert "Credit to your account: 300.00 $" in main
+    assert "Credit to your account: $300.00" in main
     assert "The PAD payment cleared" in main
     letter = importer.request.get(f"/appeals/{appeal.pk}/letter/")
     assert letter.status == 200 and letter.body().startswith(b"%PDF-")

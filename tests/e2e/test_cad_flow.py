@@ -64,8 +64,9 @@ def test_broker_files_submits_and_corrects_a_cad(new_page, settings):
               origin="CN", quantity="300", value="2500.00")
     # Live totals: both lines computed, ready to file.
     ready(page)
-    duty = page.locator("[data-total=duty]").inner_text()
+    duty = page.locator("[data-total=duty]").get_attribute("data-value")  # the shown text is money: $1,234.56
     assert Decimal(duty) > 0
+    assert page.locator("[data-total=duty]").inner_text().startswith("$")
     assert page.locator("[data-line='lines-1'] [data-amount=duty]").inner_text() != "—"
     screenshot(page, "cad-form-live-totals")
 
@@ -88,10 +89,10 @@ def test_broker_files_submits_and_corrects_a_cad(new_page, settings):
     assert "This will be a correction." in page.locator("main").inner_text()
     page.select_option("select[name=reason_code_1]", "R2-74-1-E.VFD")  # a refund: lower value for duty
     ready(page)
-    before = page.locator("[data-total=duty]").inner_text()
+    before = page.locator("[data-total=duty]").get_attribute("data-value")
     page.fill("input[name=lines-0-value_foreign]", "3000.00")
     ready(page)
-    assert Decimal(page.locator("[data-total=duty]").inner_text()) < Decimal(before)
+    assert Decimal(page.locator("[data-total=duty]").get_attribute("data-value")) < Decimal(before)
     screenshot(page, "cad-correction-form")
     page.click("main form button[type=submit]:has-text('File the correction')")
     page.wait_for_selector("text=Correction filed and approved")

@@ -1,0 +1,150 @@
+"""Security notices in the reader's language, rendered when they are shown.
+
+A ``Notice`` stores the subject and body it was emailed with, in the language of the job that
+sent it (the daily Celery job: English). A page shows it again from its kind, its rows (bond,
+requirement) and its key, through the same messages as the sender, so a French reader reads
+French with French amounts. What cannot be rebuilt (a row since deleted, an unknown kind, the
+free-text reason of a suspension) falls back to the stored text.
+
+A ``params`` column (the sender's values as JSON) would make every notice exact as sent, the
+cash equivalent of a shortfall included (here it is recomputed from the requirement, rounded
+up like the sender, and can differ by a cent from the email).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from decimal import ROUND_UP, Decimal, InvalidOperation
+
+from django.utils.translation import gettext as _
+
+from carm_portal.money import CENT, ZERO, format_cad
+
+from .models import Notice, SecurityRequirement
+
+
+@dataclass(frozen=True)
+class NoticeText:
+    subject: str
+    body: str
+
+
+def _key_parts(notice: Notice) -> list[str]:
+    return (notice.key or "").split(":")
+
+
+def _requirement_pk(notice: Notice) -> int | None:
+    parts = _key_parts(notice)
+    if notice.kind in (Notice.Kind.SHORTFALL, Notice.Kind.REQUIREMENT_CHANGED) and len(parts) >= 2:
+        try:
+            return int(parts[1])
+        except ValueError:
+            return None
+    return None
+
+
+def _requirements(notices) -> dict[int, SecurityRequirement]:
+    """The requirements the notices' keys name, in one query."""
+    pks = {pk for n in notices if (pk := _requirement_pk(n)) is not None}
+    if not pks:
+        return {}
+    return {r.pk: r for r in SecurityRequirement.objects.select_related("program_account").filter(pk__in=pks)}
+
+
+def _shortfall(notice: Notice, reqs: dict) -> NoticeText | None:
+    from .services import suspends_when_short
+
+    parts = _key_parts(notice)
+    if len(parts) < 3:
+        return None
+    req = reqs.get(_requirement_pk(notice))
+    try:
+        shortfall = Decimal(parts[2])
+    except InvalidOperation:
+        return None
+    if req is None:
+        return None
+    cash = ZERO
+    if req.bond_amount:
+        cash = (shortfall * req.cash_amount / req.bond_amount).quantize(CENT, rounding=ROUND_UP)
+    rm = req.program_account.number
+    values = {"rm": rm, "bond": format_cad(shortfall), "cash": format_cad(cash),
+              "due": req.due_date.isoformat(), "required": format_cad(req.bond_amount)}
+    if suspends_when_short(req):
+        body = _("The annual review raised the bond / eWSA required for %(rm)s to %(required)s: post a bond / "
+                 "eWSA for %(bond)s more, or a cash deposit of %(cash)s, by %(due)s. Otherwise RPP is "
+                 "suspended.") % values
+    else:
+        body = _("The posted security for %(rm)s does not cover the binding requirement of %(required)s: post "
+                 "a bond / eWSA for %(bond)s more, or a cash deposit of %(cash)s.") % values
+    subject = _("RPP security shortfall of %(amount)s on %(rm)s") % {"amount": format_cad(shortfall), "rm": rm}
+    return NoticeText(subject, body)
+
+
+def _bond_expiry(notice: Notice, reqs: dict) -> NoticeText | None:
+    bond = notice.bond
+    if bond is None:
+        return None
+    from django.utils import timezone
+
+    sent_on = timezone.localdate(notice.created_at)
+    days_left = (bond.expiry_date - sent_on).days
+    subject = _("Bond %(number)s expires in %(days)d days") % {"number": bond.bond_number, "days": days_left}
+    body = _("The %(kind)s %(number)s from %(surety)s (%(amount)s) expires on %(date)s. Renew it or post "
+             "other security before then, or the RM accounts it covers will fall short.") % {
+        "kind": bond.get_kind_display(), "number": bond.bond_number, "surety": bond.surety_name,
+        "amount": format_cad(bond.amount), "date": bond.expiry_date.isoformat()}
+    return NoticeText(subject, body)
+
+
+def _requirement_changed(notice: Notice, reqs: dict) -> NoticeText | None:
+    req = reqs.get(_requirement_pk(notice))
+    if req is None:
+        return None
+    pa = req.program_account
+    values = {"rm": pa.number, "old": format_cad(req.previous_bond_amount or ZERO), "new": format_cad(req.bond_amount),
+              "cash": format_cad(req.cash_amount), "due": req.due_date.isoformat(), "review": req.as_of.isoformat()}
+    if req.is_increase:
+        body = _("The annual review of %(review)s raised the bond / eWSA required for %(rm)s from %(old)s to %(new)s "
+                 "(cash deposit: %(cash)s). Post the increase by %(due)s, or RPP is suspended.") % values
+    else:
+        body = _("The annual review of %(review)s lowered the bond / eWSA required for %(rm)s from %(old)s to "
+                 "%(new)s (cash deposit: %(cash)s).") % values
+    subject = _("Annual review: RPP security for %(rm)s is now %(amount)s") % {
+        "rm": pa.number, "amount": format_cad(req.bond_amount)}
+    return NoticeText(subject, body)
+
+
+def _suspended(notice: Notice, reqs: dict) -> NoticeText | None:
+    pa = notice.program_account
+    if pa is None:
+        return None
+    subject = _("RPP suspended for %(rm)s") % {"rm": pa.number}
+    # The reason is the sender's sentence (with its amounts) and cannot be rebuilt: keep the body.
+    return NoticeText(subject, notice.body)
+
+
+_RENDERERS = {
+    Notice.Kind.SHORTFALL: _shortfall,
+    Notice.Kind.BOND_EXPIRY: _bond_expiry,
+    Notice.Kind.REQUIREMENT_CHANGED: _requirement_changed,
+    Notice.Kind.SUSPENDED: _suspended,
+}
+
+
+def notice_text(notice: Notice, requirements: dict | None = None) -> NoticeText:
+    """The notice's subject and body in the active language (the stored text when not rebuildable)."""
+    renderer = _RENDERERS.get(notice.kind)
+    reqs = requirements if requirements is not None else _requirements([notice])
+    rendered = renderer(notice, reqs) if renderer else None
+    return rendered or NoticeText(notice.subject, notice.body)
+
+
+def with_text(notices):
+    """Set ``.text`` (a ``NoticeText``) on each notice for the templates (one query for all of
+    their requirements; select_related the bond and program account first); returns the list."""
+    notices = list(notices)
+    reqs = _requirements(notices)
+    for n in notices:
+        n.text = notice_text(n, reqs)
+    return notices

@@ -1,0 +1,30 @@
+"""French for the message ids this area added, until they are merged into locale/.
+
+``docs/i18n/h-money.fr.po`` holds them; ``french_catalogue`` compiles it (Babel) into a temporary
+locale directory put in front of ``LOCALE_PATHS``. Once the lead has merged the file into
+locale/fr, the fixture changes nothing (the same translations)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+FRAGMENT = Path(__file__).resolve().parents[2] / "docs" / "i18n" / "h-money.fr.po"
+
+
+def install_fragment(settings, directory: Path) -> None:
+    from babel.messages.mofile import write_mo
+    from babel.messages.pofile import read_po
+
+    target = directory / "locale" / "fr" / "LC_MESSAGES"
+    target.mkdir(parents=True, exist_ok=True)
+    with FRAGMENT.open("rb") as po, (target / "django.mo").open("wb") as mo:
+        write_mo(mo, read_po(po, locale="fr"))
+    # Changing LOCALE_PATHS resets Django's translation caches (django.test.signals).
+    settings.LOCALE_PATHS = [str(directory / "locale"), *settings.LOCALE_PATHS]
+
+
+@pytest.fixture
+def french_catalogue(settings, tmp_path):
+    install_fragment(settings, tmp_path)
