@@ -256,6 +256,10 @@ class Reconciliation:
     def reconciles(self) -> bool:
         return self.explained_total == self.statement.closing_balance
 
+    @property
+    def counts_dict(self) -> dict[str, int]:
+        return self.counts()
+
     def counts(self) -> dict[str, int]:
         return {"matched": len(self.matched), "unlisted": len(self.unlisted),
                 "not_on_statement": len(self.not_on_statement), "differ": len(self.differ)}

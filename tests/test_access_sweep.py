@@ -99,10 +99,12 @@ ROUTES: dict[str, Route] = {
     "api-reason-code-list": L,
     # billing
     "billing-statements": L, "billing-statement-detail": _o("statement"), "billing-statement-pdf": _o("statement"),
-    "billing-statement-csv": _o("statement"), "billing-transactions": L, "billing-transactions-csv": L,
+    "billing-statement-csv": _o("statement"), "billing-statement-reconcile": _o("statement"),
+    "billing-transactions": L, "billing-transactions-csv": L,
     "billing-payments": L, "billing-ops": OFF, "billing-ops-progress": OFF,
     "billing-ops-retry": _off("billing_run"),
     "api-statement-list": L, "api-statement-detail": _o("statement"), "api-statement-pdf": _o("statement"),
+    "api-statement-reconcile": _o("statement"),
     "api-ledger-entry-list": L, "api-ledger-entry-detail": _o("entry"), "api-daily-notice-list": L,
     "api-daily-notice-detail": _o("daily_notice"), "api-payment-list": L, "api-payment-detail": _o("payment"),
     "api-billing-run-list": OFF, "api-billing-run-start": OFF, "api-billing-run-detail": _off("billing_run"),
