@@ -146,6 +146,8 @@ class StatementViewSet(_GatedMixin, viewsets.ReadOnlyModelViewSet):
         if result is None:
             return Response(ReconcileMappingSerializer({"needs_mapping": True, "headers": parsed.headers}).data,
                             status=status.HTTP_422_UNPROCESSABLE_ENTITY)
+        if values["save"]:
+            reconciler.save(result, user=request.user, source=values["source"])
         return Response(ReconciliationSerializer(result).data)
 
 

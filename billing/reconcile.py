@@ -45,7 +45,7 @@ from declarations.csv_import import _read as read_csv_rows  # the one bounded CS
 from declarations.models import CAD, CADVersion
 
 from . import overdue
-from .models import Payment, Statement
+from .models import Payment, SavedReconciliation, Statement
 from .payments import accounts_for
 from .summary import money_summary
 
@@ -251,6 +251,8 @@ class Reconciliation:
     amount_due: Decimal = ZERO
     due_date: date | None = None
     short_pay_warning: str = ""
+    changes: list[dict] = field(default_factory=list)  # since the user's last saved reconciliation
+    previous_saved_at: object = None
 
     @property
     def reconciles(self) -> bool:
@@ -452,6 +454,51 @@ def reconcile_or_error(statement: Statement, *, user, today: date, content: byte
     if parsed.needs_mapping:
         return None, parsed
     return reconcile(statement, parsed.items, user=user, today=today), parsed
+
+
+# --- Saved reconciliations: what changed since the last look -----------------------------------------------
+
+GROUPS = ("matched", "differ", "unlisted", "not_on_statement")
+
+
+def _money_text(value: Decimal | None) -> str | None:
+    return None if value is None else f"{value:.2f}"
+
+
+def snapshot_rows(result: Reconciliation) -> dict[str, list]:
+    return {r.transaction_number: [group, _money_text(r.listed), _money_text(r.billed)]
+            for group in GROUPS for r in getattr(result, group)}
+
+
+def changes_since(previous: SavedReconciliation | None, result: Reconciliation) -> list[dict]:
+    """Per transaction number whose group or amounts moved: before and now (None: absent)."""
+    if previous is None:
+        return []
+    now = snapshot_rows(result)
+    out = []
+    for number in sorted(set(previous.rows) | set(now)):
+        before, after = previous.rows.get(number), now.get(number)
+        if before != after:
+            out.append({"transaction_number": number,
+                        "before_group": before[0] if before else None, "now_group": after[0] if after else None,
+                        "before_billed": before[2] if before else None, "now_billed": after[2] if after else None,
+                        "before_listed": before[1] if before else None, "now_listed": after[1] if after else None})
+    if previous.amount_due != result.amount_due:
+        out.append({"transaction_number": "", "before_group": "amount_due", "now_group": "amount_due",
+                    "before_billed": _money_text(previous.amount_due), "now_billed": _money_text(result.amount_due),
+                    "before_listed": None, "now_listed": None})
+    return out
+
+
+def save(result: Reconciliation, *, user, source: str) -> SavedReconciliation:
+    """Compare with the user's last saved reconciliation of the statement (``result.changes``), then save."""
+    previous = (SavedReconciliation.objects.filter(statement=result.statement, created_by=user)
+                .order_by("-id").first())  # ids are monotonic; clocks may be pinned
+    result.changes = changes_since(previous, result)
+    result.previous_saved_at = previous.created_at if previous else None
+    return SavedReconciliation.objects.create(
+        statement=result.statement, created_by=user, source=source, rows=snapshot_rows(result),
+        counts=result.counts(), listed_total=result.listed_total, amount_due=result.amount_due)
 
 
 # --- Export --------------------------------------------------------------------------------------------

@@ -175,6 +175,8 @@ class ReconcileInputSerializer(serializers.Serializer):
                                           help_text=_("The header of the transaction number column, if not obvious."))
     amount_column = serializers.CharField(required=False, max_length=100, allow_blank=True,
                                           help_text=_("The header of the amount column, if not obvious."))
+    save = serializers.BooleanField(default=False, help_text=_(
+        "Save this reconciliation; the answer's changes compare it with your last saved one."))
 
 
 class ReconcileVersionSerializer(serializers.Serializer):
@@ -235,6 +237,16 @@ class ReconcileCountsSerializer(serializers.Serializer):
     differ = serializers.IntegerField()
 
 
+class ReconcileChangeSerializer(serializers.Serializer):
+    transaction_number = serializers.CharField(help_text=_("Empty for the amount due."))
+    before_group = serializers.CharField(allow_null=True)
+    now_group = serializers.CharField(allow_null=True)
+    before_billed = serializers.CharField(allow_null=True)
+    now_billed = serializers.CharField(allow_null=True)
+    before_listed = serializers.CharField(allow_null=True)
+    now_listed = serializers.CharField(allow_null=True)
+
+
 class ReconciliationSerializer(serializers.Serializer):
     statement = serializers.IntegerField(source="statement.pk")
     counts = ReconcileCountsSerializer(source="counts_dict")
@@ -256,6 +268,8 @@ class ReconciliationSerializer(serializers.Serializer):
     amount_due = serializers.DecimalField(help_text=_("billing/summary.py's amount due: pay it in full."), **_MONEY)
     due_date = serializers.DateField(allow_null=True)
     short_pay_warning = serializers.CharField()
+    changes = ReconcileChangeSerializer(many=True, help_text=_(
+        "With save: what moved since your last saved reconciliation of this statement."))
 
 
 class ReconcileMappingSerializer(serializers.Serializer):

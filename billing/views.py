@@ -300,6 +300,8 @@ def statement_reconcile(request, pk: int):
             if data.get("number_column") and data.get("amount_column") and result is not None:
                 request.session["reconcile_mapping"] = {"number_column": data["number_column"],
                                                         "amount_column": data["amount_column"]}
+            if result is not None and "export" not in request.POST:
+                reconcile.save(result, user=request.user, source=data.get("source") or "file")
             if result is not None and "export" in request.POST:
                 name = f"reconciliation-{statement.program_account.number}-{statement.period_end:%Y-%m-%d}.csv"
                 return _csv_response(reconcile.csv_rows(result), name)

@@ -369,3 +369,28 @@ def test_query_count_constant_in_the_number_of_lines(world):
     world["statement"] = statement  # the same statement: its lines are the ledger's, now 40 more
     after = count()
     assert after == before
+
+
+def test_a_second_look_shows_what_changed(client, world, importer):
+    from billing.models import SavedReconciliation
+
+    client.force_login(world["broker"].bam)
+    url = reverse("api-statement-reconcile", args=[world["statement"].pk])
+    from django.core.files.uploadedfile import SimpleUploadedFile
+    with on(TODAY):
+        first = client.post(url, {"file": SimpleUploadedFile("l.csv", the_list(world)), "save": "true"}).json()
+    assert first["changes"] == []
+    corrected = world["cads"]["corrected"].transaction_number
+    fixed = the_list(world).replace(f"{corrected},800.00".encode(), f"{corrected},700.00".encode())
+    with on(TODAY):
+        second = client.post(url, {"file": SimpleUploadedFile("l.csv", fixed), "save": "true"}).json()
+    assert second["changes"] == [{
+        "transaction_number": corrected, "before_group": "differ", "now_group": "matched",
+        "before_billed": "700.00", "now_billed": "700.00", "before_listed": "800.00", "now_listed": "700.00"}]
+    assert SavedReconciliation.objects.filter(statement=world["statement"]).count() == 2
+    # The web page saves too and shows the change section.
+    login(client, world["broker"].bam, importer)
+    page = reverse("billing-statement-reconcile", args=[world["statement"].pk])
+    with on(TODAY):
+        html = client.post(page, {"source": "file", "file": SimpleUploadedFile("l.csv", fixed)}).content.decode()
+    assert "Nothing changed since" in html, html[html.find("id=\"changes\""):][:1500]
