@@ -503,6 +503,12 @@ def save(result: Reconciliation, *, user, source: str) -> SavedReconciliation:
 
 # --- Export --------------------------------------------------------------------------------------------
 
+def pdf_groups(result: Reconciliation) -> list[tuple[str, list[Row]]]:
+    return [(_("Matched"), result.matched), (_("Amounts that differ"), result.differ),
+            (_("On the statement, not on your list"), result.unlisted),
+            (_("On your list, not on this statement"), result.not_on_statement)]
+
+
 CSV_HEADER = ["group", "transaction_number", "listed_amount", "statement_amount", "difference", "filed_by",
               "reason", "detail"]
 

@@ -13,7 +13,7 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
 from django.db.models import QuerySet
-from django.http import Http404, JsonResponse, StreamingHttpResponse
+from django.http import Http404, HttpResponse, JsonResponse, StreamingHttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import NoReverseMatch, reverse
 from django.utils import timezone
@@ -302,9 +302,17 @@ def statement_reconcile(request, pk: int):
                                                         "amount_column": data["amount_column"]}
             if result is not None and "export" not in request.POST:
                 reconcile.save(result, user=request.user, source=data.get("source") or "file")
+            name = f"reconciliation-{statement.program_account.number}-{statement.period_end:%Y-%m-%d}"
+            if result is not None and request.POST.get("export") == "pdf":
+                # Rendered inline: the result depends on the uploaded list, so there is nothing to cache.
+                response = HttpResponse(pdf.render_pdf("pdf/reconciliation.html", {
+                    "statement": statement, "result": result, "groups": reconcile.pdf_groups(result)}),
+                    content_type="application/pdf")
+                response["Content-Disposition"] = f'attachment; filename="{name}.pdf"'
+                response["Cache-Control"] = "private, no-store"
+                return response
             if result is not None and "export" in request.POST:
-                name = f"reconciliation-{statement.program_account.number}-{statement.period_end:%Y-%m-%d}.csv"
-                return _csv_response(reconcile.csv_rows(result), name)
+                return _csv_response(reconcile.csv_rows(result), f"{name}.csv")
     status = 400 if request.method == "POST" and form.errors else 200
     return render(request, "billing/statement_reconcile.html", {
         "business": business, "statement": statement, "form": form, "result": result,

@@ -394,3 +394,14 @@ def test_a_second_look_shows_what_changed(client, world, importer):
     with on(TODAY):
         html = client.post(page, {"source": "file", "file": SimpleUploadedFile("l.csv", fixed)}).content.decode()
     assert "Nothing changed since" in html, html[html.find("id=\"changes\""):][:1500]
+
+
+def test_page_pdf_export(client, world, importer):
+    from django.core.files.uploadedfile import SimpleUploadedFile
+    login(client, world["broker"].bam, importer)
+    url = reverse("billing-statement-reconcile", args=[world["statement"].pk])
+    with on(TODAY):
+        response = client.post(url, {"source": "file", "export": "pdf",
+                                     "file": SimpleUploadedFile("list.csv", the_list(world))})
+    assert response.status_code == 200 and response["Content-Type"] == "application/pdf"
+    assert response.content.startswith(b"%PDF")
