@@ -36,6 +36,10 @@ _seq = itertools.count(1)
 
 @pytest.fixture(autouse=True)
 def nine_percent():
+    set_nine_percent()
+
+
+def set_nine_percent():
     InterestRate.objects.all().delete()
     InterestRate.objects.create(effective_from=date(2025, 1, 1), annual_rate=D("0.09"))
 
@@ -81,6 +85,10 @@ def make_cad(account, n: int, *, broker=None, status=CAD.Status.ACCEPTED, period
 
 @pytest.fixture
 def world(importer, other_importer, broker):
+    return build_world(importer, other_importer, broker)
+
+
+def build_world(importer, other_importer, broker):
     """The worked case: a carried-over debt, a CAD by another broker, a corrected CAD, interest, a partial
     credit and a cheque payment."""
     other_broker = factories.make_business(kind=Business.Kind.BROKER, name="Other Customs Ltd.", accounts=0)
