@@ -91,7 +91,7 @@ class ReconcileForm(forms.Form):
     """The statement reconciler's input: a CSV list (with an optional column mapping) or the firm's CADs."""
 
     source = forms.ChoiceField(label=_("Compare with"), required=False, initial="file", widget=forms.RadioSelect)
-    file = forms.FileField(label=_("Your list (CSV: transaction number, amount)"), required=False)
+    file = forms.FileField(label=_("Your list (CSV or XLSX: transaction number, amount)"), required=False)
     number_column = forms.CharField(label=_("Column with the transaction number"), required=False, max_length=100)
     amount_column = forms.CharField(label=_("Column with the amount"), required=False, max_length=100)
 
@@ -106,7 +106,7 @@ class ReconcileForm(forms.Form):
         data = super().clean()
         upload = data.get("file")
         if data.get("source") != "firm" and not upload and "file" not in self.errors:
-            self.add_error("file", _("Choose a CSV file."))
+            self.add_error("file", _("Choose a CSV or XLSX file."))
         if upload is not None and upload.size > carm("UPLOAD_MAX_BYTES"):
             self.add_error("file", _("The file is larger than %(n)d bytes.") % {"n": carm("UPLOAD_MAX_BYTES")})
         return data

@@ -160,6 +160,51 @@ def read_list(content: bytes | str, *, number_column: str | None = None,
     return result
 
 
+def xlsx_as_csv(content: bytes) -> str:
+    """The first sheet of an XLSX as CSV text, for the one bounded reader (``read_list``).
+
+    Read lazily (openpyxl read-only mode) and cut one past every ``CSV_MAX_*`` limit, so the reader
+    still reports what broke it and a huge sheet is never read whole. Numbers keep their shortest
+    decimal text (a float cell 1200.5 → "1200.5"); dates become ISO text.
+    """
+    import csv
+    import io
+    import zipfile
+
+    from openpyxl import load_workbook
+
+    max_rows, max_cols, max_cell = carm("CSV_MAX_ROWS"), carm("CSV_MAX_COLUMNS"), carm("CSV_MAX_CELL_CHARS")
+    try:
+        workbook = load_workbook(io.BytesIO(content), read_only=True, data_only=True)
+    except (zipfile.BadZipFile, KeyError, ValueError, OSError, TypeError) as exc:
+        raise ApplicationError(_("The file cannot be read as an XLSX workbook."), field_errors={
+            "file": [_("The file cannot be read as an XLSX workbook. Save it again, or as CSV UTF-8.")]}) from exc
+    out = io.StringIO()
+    writer = csv.writer(out)
+    try:
+        sheet = workbook.worksheets[0] if workbook.worksheets else None
+        for index, row in enumerate(sheet.iter_rows(max_col=max_cols + 1, values_only=True) if sheet else ()):
+            if index > max_rows + 1:
+                break
+            cells = []
+            for value in row:
+                if value is None:
+                    text = ""
+                elif isinstance(value, float):
+                    text = repr(value)
+                elif hasattr(value, "isoformat"):
+                    text = value.isoformat()
+                else:
+                    text = str(value)
+                cells.append(text[:max_cell + 1])
+            while cells and cells[-1] == "":
+                cells.pop()
+            writer.writerow(cells)
+    finally:
+        workbook.close()
+    return out.getvalue()
+
+
 def firm_of(user) -> Business | None:
     """The broker firm the user works for (None for an importer's user)."""
     membership = (active_memberships(user).filter(business__kind=Business.Kind.BROKER)
@@ -443,10 +488,12 @@ def reconcile_or_error(statement: Statement, *, user, today: date, content: byte
                                    field_errors={"source": [_("Only a broker can use its firm's CADs.")]})
         return reconcile(statement, firm_cads(statement, firm), user=user, today=today), None
     if not content:
-        raise ApplicationError(_("Choose a file."), field_errors={"file": [_("Choose a CSV file.")]})
+        raise ApplicationError(_("Choose a file."), field_errors={"file": [_("Choose a CSV or XLSX file.")]})
+    if len(content) > carm("UPLOAD_MAX_BYTES"):
+        message = _("The file is larger than %(n)d bytes.") % {"n": carm("UPLOAD_MAX_BYTES")}
+        raise ApplicationError(message, field_errors={"file": [message]})
     if content[:4] == b"PK\x03\x04":
-        raise ApplicationError(_("XLSX files are not read yet: save the sheet as CSV UTF-8."),
-                               field_errors={"file": [_("XLSX files are not read yet: save the sheet as CSV UTF-8.")]})
+        content = xlsx_as_csv(content)
     parsed = read_list(content, number_column=number_column, amount_column=amount_column)
     if parsed.errors:
         messages = [str(e) for e in parsed.errors[:20]]

@@ -170,7 +170,7 @@ class ReconcileInputSerializer(serializers.Serializer):
         choices=[("file", _("An uploaded CSV list")), ("firm", _("My firm's CADs (brokers)"))], default="file",
         help_text=_("\"firm\": the CADs your broker firm filed for the statement's RM and period."))
     file = serializers.FileField(required=False, help_text=_(
-        "CSV UTF-8 with a header row: a transaction number column and an amount column."))
+        "CSV UTF-8 or XLSX (first sheet) with a header row: a transaction number column and an amount column."))
     number_column = serializers.CharField(required=False, max_length=100, allow_blank=True,
                                           help_text=_("The header of the transaction number column, if not obvious."))
     amount_column = serializers.CharField(required=False, max_length=100, allow_blank=True,

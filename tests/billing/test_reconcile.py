@@ -246,7 +246,7 @@ def test_importer_sees_brokers_as_filers(world, importer):
     (b"Transaction number,Amount\n12345123456789,1.00\n12345123456789,2.00\n", "already on row 2"),
     (b"Transaction number,Amount\n12345123456789," + b"9" * 2000 + b"\n", "longer than"),
     (b"", ""),
-    (b"PK\x03\x04rest", "XLSX"),
+    (b"PK\x03\x04rest", "XLSX workbook"),
 ])
 def test_bad_files_are_field_errors(world, content, field_text):
     with pytest.raises(reconcile.ApplicationError) as exc:
@@ -330,7 +330,7 @@ def test_page_bad_file_is_a_field_error(client, world, importer):
     assert response.status_code == 400
     assert "14 digits" in response.content.decode()
     response = client.post(url, {"source": "file"})
-    assert response.status_code == 400 and "Choose a CSV file" in response.content.decode()
+    assert response.status_code == 400 and "Choose a CSV or XLSX file" in response.content.decode()
 
 
 def test_gate_404_for_another_importers_statement(client, world, other_importer):
@@ -413,3 +413,45 @@ def test_page_pdf_export(client, world, importer):
                                      "file": SimpleUploadedFile("list.csv", the_list(world))})
     assert response.status_code == 200 and response["Content-Type"] == "application/pdf"
     assert response.content.startswith(b"%PDF")
+
+
+def xlsx(rows) -> bytes:
+    import io
+
+    from openpyxl import Workbook
+
+    workbook = Workbook()
+    for row in rows:
+        workbook.active.append(row)
+    out = io.BytesIO()
+    workbook.save(out)
+    return out.getvalue()
+
+
+def test_xlsx_list_reads_like_a_csv(world):
+    c = world["cads"]
+    content = xlsx([["Transaction number", "Amount"], [c["ours"].transaction_number, 1200],
+                    [int(c["corrected"].transaction_number), 800.0], [c["other_broker"].transaction_number, "500.00"]])
+    result = run(world, content)
+    assert [r.transaction_number for r in result.matched] == [
+        c["ours"].transaction_number, c["other_broker"].transaction_number]
+    assert [(r.listed, r.billed) for r in result.differ] == [(D("800.00"), D("700.00"))]
+    assert result.listed_total == D("2500.00")
+
+
+def test_xlsx_limits_are_the_csv_limits(world, settings):
+    settings.CARM = {**getattr(settings, "CARM", {}), "CSV_MAX_ROWS": 3}
+    n = world["cads"]["ours"].transaction_number
+    with pytest.raises(reconcile.ApplicationError) as exc:
+        run(world, xlsx([["Transaction number", "Amount"], *([[n, 1]] * 5)]))
+    assert "more than 3 lines" in " ".join(exc.value.field_errors["file"])
+    with pytest.raises(reconcile.ApplicationError) as exc:
+        run(world, xlsx([["Transaction number", "Amount"], [n, "x" * 5000]]))
+    assert "longer than" in " ".join(exc.value.field_errors["file"])
+
+
+def test_a_file_over_the_upload_limit_is_refused(world, settings):
+    settings.CARM = {**getattr(settings, "CARM", {}), "UPLOAD_MAX_BYTES": 100}
+    with pytest.raises(reconcile.ApplicationError) as exc:
+        run(world, b"Transaction number,Amount\n" + b"12345123456789,1.00\n" * 10)
+    assert "larger than 100 bytes" in " ".join(exc.value.field_errors["file"])
