@@ -265,6 +265,9 @@ class SavedReconciliation(models.Model):
     created_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+",
                                    db_index=False, verbose_name=_("saved by"))
     source = models.CharField(_("compared with"), max_length=10, default="file")
+    # The column mapping the user gave (headers of its file), offered again on the next upload.
+    number_column = models.CharField(_("transaction number column"), max_length=100, blank=True)
+    amount_column = models.CharField(_("amount column"), max_length=100, blank=True)
     # {"transaction number": [group, listed or null, billed or null]} with amounts as plain-decimal text.
     rows = models.JSONField(_("rows"), default=dict)
     counts = models.JSONField(_("counts"), default=dict)

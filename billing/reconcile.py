@@ -537,7 +537,14 @@ def changes_since(previous: SavedReconciliation | None, result: Reconciliation) 
     return out
 
 
-def save(result: Reconciliation, *, user, source: str) -> SavedReconciliation:
+def remembered_mapping(user) -> dict[str, str]:
+    """The column mapping the user last gave (any statement): offered again on the next upload."""
+    last = (SavedReconciliation.objects.filter(created_by=user).exclude(number_column="")
+            .order_by("-id").values("number_column", "amount_column").first())
+    return last or {}
+
+
+def save(result: Reconciliation, *, user, source: str, mapping: dict[str, str] | None = None) -> SavedReconciliation:
     """Compare with the user's last saved reconciliation of the statement (``result.changes``), then save."""
     previous = (SavedReconciliation.objects.filter(statement=result.statement, created_by=user)
                 .order_by("-id").first())  # ids are monotonic; clocks may be pinned
@@ -545,6 +552,7 @@ def save(result: Reconciliation, *, user, source: str) -> SavedReconciliation:
     result.previous_saved_at = previous.created_at if previous else None
     return SavedReconciliation.objects.create(
         statement=result.statement, created_by=user, source=source, rows=snapshot_rows(result),
+        number_column=(mapping or {}).get("number_column") or "", amount_column=(mapping or {}).get("amount_column") or "",
         counts=result.counts(), listed_total=result.listed_total, amount_due=result.amount_due)
 
 

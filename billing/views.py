@@ -282,7 +282,7 @@ def statement_reconcile(request, pk: int):
     business = get_acting_for(request)
     statement = selectors.get_statement_for_user_or_404(request.user, business, pk)
     is_broker = reconcile.firm_of(request.user) is not None
-    remembered = request.session.get("reconcile_mapping", {})
+    remembered = reconcile.remembered_mapping(request.user)
     form = ReconcileForm(request.POST or None, request.FILES or None, is_broker=is_broker, initial=remembered)
     result = parsed = None
     if request.method == "POST" and form.is_valid():
@@ -297,11 +297,10 @@ def statement_reconcile(request, pk: int):
         except ApplicationError as exc:
             add_service_errors(form, exc)
         else:
-            if data.get("number_column") and data.get("amount_column") and result is not None:
-                request.session["reconcile_mapping"] = {"number_column": data["number_column"],
-                                                        "amount_column": data["amount_column"]}
             if result is not None and "export" not in request.POST:
-                reconcile.save(result, user=request.user, source=data.get("source") or "file")
+                mapping = {"number_column": data.get("number_column") or "",
+                           "amount_column": data.get("amount_column") or ""}
+                reconcile.save(result, user=request.user, source=data.get("source") or "file", mapping=mapping)
             name = f"reconciliation-{statement.program_account.number}-{statement.period_end:%Y-%m-%d}"
             if result is not None and request.POST.get("export") == "pdf":
                 # Rendered inline: the result depends on the uploaded list, so there is nothing to cache.

@@ -455,3 +455,21 @@ def test_a_file_over_the_upload_limit_is_refused(world, settings):
     with pytest.raises(reconcile.ApplicationError) as exc:
         run(world, b"Transaction number,Amount\n" + b"12345123456789,1.00\n" * 10)
     assert "larger than 100 bytes" in " ".join(exc.value.field_errors["file"])
+
+
+def test_the_column_mapping_is_remembered_per_user(client, world, importer):
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    login(client, world["broker"].bam, importer)
+    url = reverse("billing-statement-reconcile", args=[world["statement"].pk])
+    n = world["cads"]["ours"].transaction_number
+    content = f"Ref,Dollars\n{n},1200.00\n".encode()
+    with on(TODAY):
+        first = client.post(url, {"source": "file", "file": SimpleUploadedFile("l.csv", content)})
+        assert "The columns are not obvious" in first.content.decode()
+        client.post(url, {"source": "file", "number_column": "Ref", "amount_column": "Dollars",
+                          "file": SimpleUploadedFile("l.csv", content)})
+    page = client.get(url).content.decode()
+    assert 'value="Ref"' in page and 'value="Dollars"' in page
+    login(client, importer.bam, importer)  # another user: nothing remembered
+    assert 'value="Ref"' not in client.get(url).content.decode()
