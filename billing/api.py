@@ -15,12 +15,14 @@ from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import mixins, status, viewsets
 from rest_framework.decorators import action
+from rest_framework.parsers import FormParser, MultiPartParser
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from accounts.roles import Scope
 from billing.ledger.models import LedgerEntry
 from carm_portal import idempotency, pdf
+from carm_portal.conf import carm
 
 from . import pdf_tasks, services
 from .models import BillingRun, DailyNotice, Payment, Statement
@@ -34,6 +36,9 @@ from .serializers import (
     MoneySummarySerializer,
     PaymentInputSerializer,
     PaymentSerializer,
+    ReconcileInputSerializer,
+    ReconcileMappingSerializer,
+    ReconciliationSerializer,
     StatementDetailSerializer,
     StatementLineSerializer,
     StatementSerializer,
@@ -123,6 +128,39 @@ class StatementViewSet(_GatedMixin, viewsets.ReadOnlyModelViewSet):
             return Response({"detail": _("The PDF is being prepared; try again in a few seconds.")},
                             status=status.HTTP_202_ACCEPTED, headers={"Retry-After": "3"})
         return pdf.file_response(stored, pdf_tasks.statement_filename(statement))
+
+    @extend_schema(
+        request={"multipart/form-data": ReconcileInputSerializer},
+        responses={200: ReconciliationSerializer, 422: ReconcileMappingSerializer},
+        description=(
+            "Reconcile the statement with your list (a CSV of transaction numbers and amounts) or, as a "
+            "broker, with your firm's CADs for its RM and period: matched; on the statement only (who filed "
+            "it); on your list only (why); amounts that differ (the CAD versions that explain it); and every "
+            "other line explained. 400 with field messages for a bad file; 422 with the file's headers when "
+            "the columns must be named (number_column, amount_column). Writes nothing."
+        ),
+    )
+    @action(detail=True, methods=["post"], parser_classes=[MultiPartParser, FormParser])
+    def reconcile(self, request, pk=None):
+        from . import reconcile as reconciler
+
+        statement = self.get_object()
+        data = ReconcileInputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        values = data.validated_data
+        upload = values.get("file")
+        result, parsed = reconciler.reconcile_or_error(
+            statement, user=request.user, today=timezone.localdate(),
+            content=upload.read(carm("UPLOAD_MAX_BYTES") + 1) if upload else None,
+            use_firm_cads=values["source"] == "firm",
+            number_column=values.get("number_column") or None, amount_column=values.get("amount_column") or None,
+        )
+        if result is None:
+            return Response(ReconcileMappingSerializer({"needs_mapping": True, "headers": parsed.headers}).data,
+                            status=status.HTTP_422_UNPROCESSABLE_ENTITY)
+        if values["save"]:
+            reconciler.save(result, user=request.user, source=values["source"])
+        return Response(ReconciliationSerializer(result).data)
 
 
 class LedgerEntryViewSet(_GatedMixin, viewsets.ReadOnlyModelViewSet):

@@ -10,6 +10,7 @@ from django.utils.translation import gettext_lazy as _
 
 from accounts.models import ProgramAccount
 from billing.ledger.models import LedgerEntry
+from carm_portal.conf import carm
 from carm_portal.validators import date_validators
 
 from .models import Payment
@@ -89,3 +90,28 @@ class PaymentForm(forms.Form):
         super().__init__(*args, **kwargs)
         self.fields["program_account"].queryset = accounts
         self.fields["amount"].widget.attrs.update({"inputmode": "decimal", "step": "0.01"})
+
+
+class ReconcileForm(forms.Form):
+    """The statement reconciler's input: a CSV list (with an optional column mapping) or the firm's CADs."""
+
+    source = forms.ChoiceField(label=_("Compare with"), required=False, initial="file", widget=forms.RadioSelect)
+    file = forms.FileField(label=_("Your list (CSV or XLSX: transaction number, amount)"), required=False)
+    number_column = forms.CharField(label=_("Column with the transaction number"), required=False, max_length=100)
+    amount_column = forms.CharField(label=_("Column with the amount"), required=False, max_length=100)
+
+    def __init__(self, *args, is_broker: bool = False, **kwargs):
+        super().__init__(*args, **kwargs)
+        choices = [("file", _("My list (upload)"))]
+        if is_broker:
+            choices.append(("firm", _("My firm's CADs for this RM and period")))
+        self.fields["source"].choices = choices
+
+    def clean(self):
+        data = super().clean()
+        upload = data.get("file")
+        if data.get("source") != "firm" and not upload and "file" not in self.errors:
+            self.add_error("file", _("Choose a CSV or XLSX file."))
+        if upload is not None and upload.size > carm("UPLOAD_MAX_BYTES"):
+            self.add_error("file", _("The file is larger than %(n)d bytes.") % {"n": carm("UPLOAD_MAX_BYTES")})
+        return data

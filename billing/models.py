@@ -253,3 +253,32 @@ class Payment(models.Model):
 
     def __str__(self) -> str:
         return f"{self.reference} {self.amount} ({self.get_method_display()})"
+
+
+class SavedReconciliation(models.Model):
+    """A statement reconciliation as it was when saved (billing/reconcile.py): a second look shows
+    what changed since (``reconcile.changes_since``). Its own rows only, never the statement's."""
+
+    statement = models.ForeignKey(Statement, on_delete=models.CASCADE, related_name="reconciliations",
+                                  verbose_name=_("statement"))
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+",
+                                   db_index=False, verbose_name=_("saved by"))
+    source = models.CharField(_("compared with"), max_length=10, default="file")
+    # The column mapping the user gave (headers of its file), offered again on the next upload.
+    number_column = models.CharField(_("transaction number column"), max_length=100, blank=True)
+    amount_column = models.CharField(_("amount column"), max_length=100, blank=True)
+    # {"transaction number": [group, listed or null, billed or null]} with amounts as plain-decimal text.
+    rows = models.JSONField(_("rows"), default=dict)
+    counts = models.JSONField(_("counts"), default=dict)
+    listed_total = models.DecimalField(_("list total"), max_digits=14, decimal_places=2, default=_ZERO)
+    amount_due = models.DecimalField(_("amount due"), max_digits=14, decimal_places=2, default=_ZERO)
+    created_at = models.DateTimeField(_("saved"), default=timezone.now)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        verbose_name = _("saved reconciliation")
+        verbose_name_plural = _("saved reconciliations")
+        indexes = [models.Index(fields=["statement", "created_by", "-created_at"], name="reconciliation_lookup")]
+
+    def __str__(self) -> str:
+        return f"{self.statement_id} {self.created_at:%Y-%m-%d %H:%M}"

@@ -165,3 +165,117 @@ class MoneySummarySerializer(_MoneyFigures):
     next_statement_on = serializers.DateField(read_only=True)
     next_statement_due = serializers.DateField(read_only=True)
     accounts = AccountMoneySerializer(many=True, read_only=True)
+
+
+# --- Statement reconciler (billing/reconcile.py) ----------------------------------------------------------
+
+class ReconcileInputSerializer(serializers.Serializer):
+    source = serializers.ChoiceField(
+        choices=[("file", _("An uploaded CSV list")), ("firm", _("My firm's CADs (brokers)"))], default="file",
+        help_text=_("\"firm\": the CADs your broker firm filed for the statement's RM and period."))
+    file = serializers.FileField(required=False, help_text=_(
+        "CSV UTF-8 or XLSX (first sheet) with a header row: a transaction number column and an amount column."))
+    number_column = serializers.CharField(required=False, max_length=100, allow_blank=True,
+                                          help_text=_("The header of the transaction number column, if not obvious."))
+    amount_column = serializers.CharField(required=False, max_length=100, allow_blank=True,
+                                          help_text=_("The header of the amount column, if not obvious."))
+    save = serializers.BooleanField(default=False, help_text=_(
+        "Save this reconciliation; the answer's changes compare it with your last saved one."))
+
+
+class ReconcileVersionSerializer(serializers.Serializer):
+    number = serializers.IntegerField()
+    kind = serializers.CharField()
+    status = serializers.CharField()
+    dt_total = serializers.DecimalField(help_text=_("The version's duties and taxes."), **_MONEY)
+    posted = serializers.DecimalField(allow_null=True, help_text=_("The difference it posted to the ledger."),
+                                      **_MONEY)
+    billing_period = serializers.DateField(allow_null=True, help_text=_("The statement period it was billed on."))
+
+
+class ReconcileRowSerializer(serializers.Serializer):
+    transaction_number = serializers.CharField()
+    listed = serializers.DecimalField(allow_null=True, help_text=_("The amount on your list."), **_MONEY)
+    billed = serializers.DecimalField(allow_null=True, help_text=_("The amount on this statement."), **_MONEY)
+    difference = serializers.DecimalField(allow_null=True, help_text=_("Statement less list."), **_MONEY)
+    filer = serializers.CharField(help_text=_("this_broker, other_broker, importer or cbsa (statement side)."))
+    filer_name = serializers.CharField()
+    reason = serializers.CharField(help_text=_(
+        "other_period, other_rm, not_accepted, withdrawn or not_found (list side)."))
+    reason_detail = serializers.CharField()
+    other_statement_id = serializers.IntegerField(allow_null=True)
+    cad_id = serializers.IntegerField(allow_null=True)
+    versions = ReconcileVersionSerializer(many=True)
+    explanation = serializers.CharField()
+
+
+class ReconcileLineSerializer(serializers.Serializer):
+    kind = serializers.CharField()
+    amount = serializers.DecimalField(**_MONEY)
+    effective_date = serializers.DateField()
+    reference = serializers.CharField()
+    description = serializers.CharField()
+    detail = serializers.CharField()
+
+
+class ReconcileInterestSerializer(serializers.Serializer):
+    first = serializers.DateField()
+    last = serializers.DateField()
+    days = serializers.IntegerField()
+    balance = serializers.DecimalField(help_text=_("Overdue on each of these days."), **_MONEY)
+    rate = serializers.DecimalField(max_digits=9, decimal_places=6, read_only=True, help_text=_("Annual rate."))
+
+
+class ReconcileOpeningSerializer(serializers.Serializer):
+    amount = serializers.DecimalField(**_MONEY)
+    statement_id = serializers.IntegerField(allow_null=True)
+    period_end = serializers.DateField(allow_null=True)
+    due_date = serializers.DateField(allow_null=True)
+    days_past_due = serializers.IntegerField()
+
+
+class ReconcileCountsSerializer(serializers.Serializer):
+    matched = serializers.IntegerField()
+    unlisted = serializers.IntegerField()
+    not_on_statement = serializers.IntegerField()
+    differ = serializers.IntegerField()
+
+
+class ReconcileChangeSerializer(serializers.Serializer):
+    transaction_number = serializers.CharField(help_text=_("Empty for the amount due."))
+    before_group = serializers.CharField(allow_null=True)
+    now_group = serializers.CharField(allow_null=True)
+    before_billed = serializers.CharField(allow_null=True)
+    now_billed = serializers.CharField(allow_null=True)
+    before_listed = serializers.CharField(allow_null=True)
+    now_listed = serializers.CharField(allow_null=True)
+
+
+class ReconciliationSerializer(serializers.Serializer):
+    statement = serializers.IntegerField(source="statement.pk")
+    counts = ReconcileCountsSerializer(source="counts_dict")
+    matched = ReconcileRowSerializer(many=True)
+    unlisted = ReconcileRowSerializer(many=True, help_text=_("On the statement, not on your list."))
+    not_on_statement = ReconcileRowSerializer(many=True, help_text=_("On your list, not on this statement."))
+    differ = ReconcileRowSerializer(many=True, help_text=_("On both, amounts differ."))
+    opening = ReconcileOpeningSerializer()
+    credits = ReconcileLineSerializer(many=True)
+    interest = ReconcileLineSerializer(many=True)
+    interest_pieces = ReconcileInterestSerializer(many=True)
+    penalties = ReconcileLineSerializer(many=True)
+    payment_lines = ReconcileLineSerializer(many=True)
+    other_charges = ReconcileLineSerializer(many=True)
+    listed_total = serializers.DecimalField(**_MONEY)
+    cad_total = serializers.DecimalField(**_MONEY)
+    explained_total = serializers.DecimalField(**_MONEY)
+    reconciles = serializers.BooleanField()
+    amount_due = serializers.DecimalField(help_text=_("billing/summary.py's amount due: pay it in full."), **_MONEY)
+    due_date = serializers.DateField(allow_null=True)
+    short_pay_warning = serializers.CharField()
+    changes = ReconcileChangeSerializer(many=True, help_text=_(
+        "With save: what moved since your last saved reconciliation of this statement."))
+
+
+class ReconcileMappingSerializer(serializers.Serializer):
+    needs_mapping = serializers.BooleanField()
+    headers = serializers.ListField(child=serializers.CharField())

@@ -9,6 +9,7 @@ urlpatterns = [
     path("statements/<int:pk>/", views.statement_detail, name="billing-statement-detail"),
     path("statements/<int:pk>/pdf/", views.statement_pdf, name="billing-statement-pdf"),
     path("statements/<int:pk>/csv/", views.statement_csv, name="billing-statement-csv"),
+    path("statements/<int:pk>/reconcile/", views.statement_reconcile, name="billing-statement-reconcile"),
     path("transactions/", views.transactions, name="billing-transactions"),
     path("transactions/csv/", views.transactions_csv, name="billing-transactions-csv"),
     path("payments/", views.payments, name="billing-payments"),

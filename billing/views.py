@@ -13,7 +13,7 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
 from django.db.models import QuerySet
-from django.http import Http404, JsonResponse, StreamingHttpResponse
+from django.http import Http404, HttpResponse, JsonResponse, StreamingHttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import NoReverseMatch, reverse
 from django.utils import timezone
@@ -290,3 +290,52 @@ def ops_retry(request, pk: int):
         messages.success(request, _("%(n)s failed chunk(s) of run %(run)s queued again.") % {"n": count, "run": run})
     return redirect("billing-ops")
 
+
+
+# --- Statement reconciler (billing/reconcile.py) -------------------------------------------------------
+
+@login_required
+def statement_reconcile(request, pk: int):
+    """Upload a list (or, as a broker, use the firm's CADs) and see the four groups; CSV export."""
+    from . import reconcile
+    from .forms import ReconcileForm
+
+    business = get_acting_for(request)
+    statement = selectors.get_statement_for_user_or_404(request.user, business, pk)
+    is_broker = reconcile.firm_of(request.user) is not None
+    remembered = reconcile.remembered_mapping(request.user)
+    form = ReconcileForm(request.POST or None, request.FILES or None, is_broker=is_broker, initial=remembered)
+    result = parsed = None
+    if request.method == "POST" and form.is_valid():
+        data = form.cleaned_data
+        upload = data.get("file")
+        try:
+            result, parsed = reconcile.reconcile_or_error(
+                statement, user=request.user, today=timezone.localdate(),
+                content=upload.read() if upload else None, use_firm_cads=data.get("source") == "firm",
+                number_column=data.get("number_column") or None, amount_column=data.get("amount_column") or None,
+            )
+        except ApplicationError as exc:
+            add_service_errors(form, exc)
+        else:
+            if result is not None and "export" not in request.POST:
+                mapping = {"number_column": data.get("number_column") or "",
+                           "amount_column": data.get("amount_column") or ""}
+                reconcile.save(result, user=request.user, source=data.get("source") or "file", mapping=mapping)
+            name = f"reconciliation-{statement.program_account.number}-{statement.period_end:%Y-%m-%d}"
+            if result is not None and request.POST.get("export") == "pdf":
+                # Rendered inline: the result depends on the uploaded list, so there is nothing to cache.
+                response = HttpResponse(pdf.render_pdf("pdf/reconciliation.html", {
+                    "statement": statement, "result": result, "groups": reconcile.pdf_groups(result)}),
+                    content_type="application/pdf")
+                response["Content-Disposition"] = f'attachment; filename="{name}.pdf"'
+                response["Cache-Control"] = "private, no-store"
+                return response
+            if result is not None and "export" in request.POST:
+                return _csv_response(reconcile.csv_rows(result), f"{name}.csv")
+    status = 400 if request.method == "POST" and form.errors else 200
+    return render(request, "billing/statement_reconcile.html", {
+        "business": business, "statement": statement, "form": form, "result": result,
+        "needs_mapping": bool(parsed and parsed.needs_mapping), "headers": parsed.headers if parsed else [],
+        "cad_url_name": _cad_url_name(),
+    }, status=status)
