@@ -71,6 +71,9 @@ class BoardRowSerializer(serializers.Serializer):
     security_required = serializers.DecimalField(max_digits=14, decimal_places=2, allow_null=True)
     security_posted = serializers.DecimalField(max_digits=14, decimal_places=2, allow_null=True)
     security_gap = serializers.DecimalField(max_digits=14, decimal_places=2, allow_null=True)
+    forecast_gap = serializers.DecimalField(
+        max_digits=14, decimal_places=2, allow_null=True,
+        help_text=_("Bond the next annual review's forecast needs beyond what is posted (read-only forecast)."))
     cads_due_soon = serializers.IntegerField(allow_null=True, help_text=_("Due within 5 business days."))
     cads_late = serializers.IntegerField(allow_null=True)
     open_appeals = serializers.IntegerField(source="appeals_open", allow_null=True)

@@ -34,6 +34,7 @@ from accounts.readiness import readiness_for
 from accounts.roles import Scope
 from appeals.deadlines import next_deadline
 from appeals.selectors import open_appeals_in
+from billing.rpp.forecast import review_forecasts
 from billing.rpp.selectors import positions_for
 from billing.summary import AccountMoney, money_summary
 from declarations.models import CAD
@@ -54,6 +55,7 @@ class BoardRow:
     missing: int = 0
     money: AccountMoney | None = None  # None: no financial scope for this client
     security: object | None = None  # billing.rpp.selectors.SecurityPosition, None: no security scope
+    forecast_gap: Decimal | None = None  # bond the next review's forecast needs beyond what is posted
     cads_due_soon: int | None = None  # None: no declarations scope
     cads_late: int | None = None
     appeals_open: int | None = None  # None: no appeals scope
@@ -124,6 +126,7 @@ COLUMNS: list[Column] = [
     Column("required", _("Security required"), lambda r: _cents(r.security_required)),
     Column("posted", _("Security posted"), lambda r: _cents(r.security_posted)),
     Column("gap", _("Security gap"), lambda r: _cents(r.security_gap)),
+    Column("forecast_gap", _("Forecast gap at the next review"), lambda r: _cents(r.forecast_gap)),
     Column("cads_soon", _("CADs due in 5 business days"), lambda r: r.cads_due_soon),
     Column("cads_late", _("Late CADs"), lambda r: r.cads_late),
     Column("appeals", _("Open appeals"), lambda r: r.appeals_open),
@@ -258,8 +261,12 @@ def compute_rows(user: User, accounts: Sequence[ProgramAccount], *, today: date,
 
     security_ids = _ids_for(user, Scope.SECURITY, ids, today)
     if security_ids:
-        for pk, position in positions_for([rows[pk].program_account for pk in security_ids], today=today).items():
+        security_accounts = [rows[pk].program_account for pk in security_ids]
+        for pk, position in positions_for(security_accounts, today=today).items():
             rows[pk].security = position
+        # The next annual review's forecast (billing/rpp/forecast.py, last year's months): read-only.
+        for pk, forecast in review_forecasts(security_accounts, today=today).items():
+            rows[pk].forecast_gap = forecast.bond_gap
 
     cad_ids = _ids_for(user, Scope.DECLARATIONS, ids, today)
     if cad_ids:

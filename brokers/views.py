@@ -122,7 +122,7 @@ def _cell(value) -> str:
 
 
 CSV_HEADER = ["client", "bn", "rm_account", "readiness", "amount_due", "due_date", "overdue",
-              "security_required", "security_posted", "security_gap", "cads_due_5_business_days", "cads_late",
+              "security_required", "security_posted", "security_gap", "forecast_gap", "cads_due_5_business_days", "cads_late",
               "open_appeals", "nearest_appeal_deadline", "delegation_scopes", "delegation_expires"]
 
 
@@ -135,7 +135,7 @@ def _csv_rows(rows: Iterable[b.BoardRow]) -> Iterator[list]:
     for r in rows:
         yield [_cell(r.business.display_name), r.business.bn9, r.program_account.number, r.score,
                _cell(r.amount_due), _iso(r.due_date), _cell(r.overdue), _cell(r.security_required),
-               _cell(r.security_posted), _cell(r.security_gap), _cell(r.cads_due_soon), _cell(r.cads_late),
+               _cell(r.security_posted), _cell(r.security_gap), _cell(r.forecast_gap), _cell(r.cads_due_soon), _cell(r.cads_late),
                _cell(r.appeals_open), _iso(r.appeal_deadline), " ".join(r.delegation_scopes),
                _iso(r.delegation_expires)]
 

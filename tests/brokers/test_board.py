@@ -15,6 +15,7 @@ from django.urls import reverse
 from brokers import board as b
 from tests import factories
 from tests.brokers.conftest import TODAY, add_clients
+from tests.clock import on
 
 pytestmark = pytest.mark.django_db
 
@@ -193,3 +194,24 @@ def test_pagination(client, world):
     response = client.get(reverse("brokers:board"), {"size": "10", "page": "2"})
     assert len(response.context["rows"]) == 5
     assert factories  # the factories module is the world's
+
+
+def test_forecast_gap_column_is_the_security_forecast(world, client):
+    """Issue #14 item 3: the board's "forecast gap" per client is billing/rpp/forecast.py's figure,
+    shown only with the security scope, and sortable; the CSV carries it."""
+    from billing.rpp.forecast import review_forecasts
+
+    user = world["broker"].bam
+    rows = _by_rm(_rows(user))
+    bravo = world["bravo"].program_accounts.get()
+    expected = review_forecasts([bravo], today=TODAY)[bravo.pk].bond_gap
+    assert rows[bravo.number].forecast_gap == expected and expected > 0
+    ordered = [r.forecast_gap for r in _rows(user, sort="-forecast_gap") if r.forecast_gap is not None]
+    assert ordered == sorted(ordered, reverse=True)
+    client.force_login(user)
+    with on(TODAY):
+        body = b"".join(client.get(reverse("brokers:board-csv")).streaming_content).decode()
+    header, *lines = list(csv.reader(io.StringIO(body)))
+    assert "forecast_gap" in header
+    by_rm = {line[header.index("rm_account")]: line for line in lines}
+    assert by_rm[bravo.number][header.index("forecast_gap")] == str(expected)
