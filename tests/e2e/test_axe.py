@@ -43,7 +43,7 @@ BROKER_ONLY = ["/switch-account/", "/delegations/request/"]
 STAFF = [
     "/", "/billing/ops/", "/appeals/review/", "/security/staff/reductions/", "/offsetting/staff/refunds/",
     "/password/change/",
-    "/admin/", "/admin/accounts/business/", "/admin/accounts/business/add/", "/admin/billing/ledgerentry/",
+    "/admin/", "/admin/accounts/business/", "/admin/accounts/business/add/", "/admin/ledger/ledgerentry/",
     "/admin/billing/statement/", "/admin/declarations/cad/", "/admin/appeals/appeal/",
 ]
 PUBLIC = ["/login/", "/password/reset/"]

@@ -1,8 +1,8 @@
-"""French for the message ids this area added, until they are merged into locale/.
+"""The French catalogue as it is in ``locale/fr/LC_MESSAGES/django.po``, compiled for the test.
 
-``docs/i18n/h-money.fr.po`` holds them; ``french_catalogue`` compiles it (Babel) into a temporary
-locale directory put in front of ``LOCALE_PATHS``. Once the lead has merged the file into
-locale/fr, the fixture changes nothing (the same translations)."""
+``french_catalogue`` compiles the .po (Babel) into a temporary locale directory put in front of
+``LOCALE_PATHS``, so the French tests read the translations as written even when the committed
+.mo is older than the .po."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-FRAGMENT = Path(__file__).resolve().parents[2] / "docs" / "i18n" / "h-money.fr.po"
+FRAGMENT = Path(__file__).resolve().parents[2] / "locale" / "fr" / "LC_MESSAGES" / "django.po"
 
 
 def install_fragment(settings, directory: Path) -> None:

@@ -10,13 +10,13 @@ from django.utils import timezone
 from declarations import deadlines as cad_deadlines
 from declarations.models import CAD
 from tests import factories
-from tests.e2e.conftest import browser, login, screenshot  # noqa: F401 (the session browser fixture)
+from tests.e2e.conftest import login, screenshot
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
 
 
 @pytest.fixture
-def phone_fr(browser, live_server, settings):  # noqa: F811 (the imported fixture)
+def phone_fr(browser, live_server, settings):
     settings.AXES_ENABLED = False
     context = browser.new_context(base_url=live_server.url, locale="fr-CA", viewport={"width": 390, "height": 844},
                                   extra_http_headers={"Accept-Language": "fr-CA,fr;q=0.9"})
