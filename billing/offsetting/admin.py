@@ -5,6 +5,7 @@ from django.contrib import admin, messages
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 
+from carm_portal.admin import ReadOnlyAdmin
 from carm_portal.exceptions import ApplicationError
 
 from . import services
@@ -12,7 +13,7 @@ from .models import Allocation, Refund
 
 
 @admin.register(Allocation)
-class AllocationAdmin(admin.ModelAdmin):
+class AllocationAdmin(ReadOnlyAdmin):
     list_display = ["applied_on", "credit", "debt", "amount", "method", "created_by"]
     list_filter = ["method", "applied_on"]
     search_fields = ["=credit__reference", "=debt__reference", "=credit__program_account__number",
@@ -21,18 +22,6 @@ class AllocationAdmin(admin.ModelAdmin):
     list_select_related = ["credit", "debt", "created_by"]
     raw_id_fields = ["credit", "debt", "created_by"]
     show_full_result_count = False
-
-    def get_readonly_fields(self, request, obj=None):
-        return [f.name for f in self.model._meta.fields]
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
 
 
 def _run(modeladmin, request, queryset, service, done_message):

@@ -97,10 +97,8 @@ def _bond_expiry(notice: Notice, reqs: dict) -> NoticeText | None:
     return NoticeText(subject, body)
 
 
-def _requirement_changed(notice: Notice, reqs: dict) -> NoticeText | None:
-    req = reqs.get(_requirement_pk(notice))
-    if req is None:
-        return None
+def requirement_changed_text(req: SecurityRequirement) -> NoticeText:
+    """The annual-review notice of a requirement, in the active language (sent and shown alike)."""
     pa = req.program_account
     values = {"rm": pa.number, "old": format_cad(req.previous_bond_amount or ZERO), "new": format_cad(req.bond_amount),
               "cash": format_cad(req.cash_amount), "due": req.due_date.isoformat(), "review": req.as_of.isoformat()}
@@ -113,6 +111,11 @@ def _requirement_changed(notice: Notice, reqs: dict) -> NoticeText | None:
     subject = _("Annual review: RPP security for %(rm)s is now %(amount)s") % {
         "rm": pa.number, "amount": format_cad(req.bond_amount)}
     return NoticeText(subject, body)
+
+
+def _requirement_changed(notice: Notice, reqs: dict) -> NoticeText | None:
+    req = reqs.get(_requirement_pk(notice))
+    return None if req is None else requirement_changed_text(req)
 
 
 def _suspended(notice: Notice, reqs: dict) -> NoticeText | None:

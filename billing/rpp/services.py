@@ -826,19 +826,13 @@ def _notify(*, business: Business, kind: str, key: str, subject: str, body: str,
 
 
 def _requirement_changed_notice(req: SecurityRequirement) -> Notice | None:
+    from .notice_text import requirement_changed_text  # the same words when sent and when shown
+
     pa = req.program_account
-    values = {"rm": pa.number, "old": format_cad(req.previous_bond_amount or ZERO), "new": format_cad(req.bond_amount),
-              "cash": format_cad(req.cash_amount), "due": req.due_date.isoformat(), "review": req.as_of.isoformat()}
-    if req.is_increase:
-        body = _("The annual review of %(review)s raised the bond / eWSA required for %(rm)s from %(old)s to %(new)s "
-                 "(cash deposit: %(cash)s). Post the increase by %(due)s, or RPP is suspended.") % values
-    else:
-        body = _("The annual review of %(review)s lowered the bond / eWSA required for %(rm)s from %(old)s to "
-                 "%(new)s (cash deposit: %(cash)s).") % values
+    text = requirement_changed_text(req)
     return _notify(
         business=pa.business, program_account=pa, kind=Notice.Kind.REQUIREMENT_CHANGED, key=f"requirement:{req.pk}",
-        subject=_("Annual review: RPP security for %(rm)s is now %(amount)s") % {"rm": pa.number, "amount": format_cad(req.bond_amount)},
-        body=body,
+        subject=text.subject, body=text.body,
     )
 
 
