@@ -9,6 +9,7 @@ from .models import (
     BillingRunChunk,
     DailyNotice,
     Payment,
+    SavedReconciliation,
     Statement,
 )
 
@@ -76,3 +77,13 @@ class PaymentAdmin(ReadOnlyAdmin):
     list_filter = ["method", "billing_period"]
     search_fields = ["=reference", "=program_account__number"]
     list_select_related = ["program_account", "recorded_by"]
+
+
+@admin.register(SavedReconciliation)
+class SavedReconciliationAdmin(ReadOnlyAdmin):
+    """A user's saved comparison of its own list with a statement (billing/reconcile.py); read-only here."""
+
+    list_display = ["created_at", "statement", "created_by", "source", "listed_total", "amount_due"]
+    list_filter = ["source"]
+    list_select_related = ["statement", "created_by"]
+    raw_id_fields = ["statement", "created_by"]

@@ -38,7 +38,7 @@ from billing.ledger.models import LedgerEntry
 from carm_portal import calendar
 from carm_portal.conf import carm
 from carm_portal.exceptions import ApplicationError
-from carm_portal.money import ZERO, quantize
+from carm_portal.money import ZERO, format_money, quantize
 from carm_portal.validators import parse_decimal
 from declarations.csv_import import RowError
 from declarations.csv_import import _read as read_csv_rows  # the one bounded CSV reader
@@ -415,7 +415,7 @@ def reconcile(statement: Statement, items: list[ListItem], *, user, today: date)
         result.short_pay_warning = _(
             "Pay the amount due in full (%(due)s): a payment of only the amounts on your list would leave "
             "the rest overdue, with interest and penalties. Dispute a line with a correction or an appeal.") % {
-            "due": f"{result.amount_due:.2f}"}
+            "due": format_money(result.amount_due)}
     return result
 
 

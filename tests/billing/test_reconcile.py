@@ -204,7 +204,7 @@ def test_worked_case_reconciles_to_the_cent(world):
     assert exact.quantize(D("0.01")) == interest
     # The amount due is billing/summary's; a short-pay is warned against.
     assert result.amount_due == s.closing_balance
-    assert "in full" in result.short_pay_warning
+    assert "in full" in result.short_pay_warning and f"${result.amount_due:,.2f}" in result.short_pay_warning
 
 
 def test_interest_pieces_by_day_range(world):
