@@ -53,7 +53,7 @@ def _rows_the_demo_lacks() -> None:
         Penalty,
         StatementOfAdjustment,
     )
-    from billing.models import DailyNotice
+    from billing.models import DailyNotice, SavedReconciliation, Statement
     from billing.offsetting.models import Refund
     from billing.rpp import services as rpp
     from billing.rpp.models import (
@@ -98,6 +98,9 @@ def _rows_the_demo_lacks() -> None:
             program_account=rm, penalty=Penalty.objects.order_by("pk").first(), reasons="The importer was abroad.",
             requested_by=user, requested_on=today),
         DailyNotice: lambda: DailyNotice.objects.create(program_account=rm, day=today),
+        SavedReconciliation: lambda: SavedReconciliation.objects.create(
+            statement=Statement.objects.filter(program_account=rm).order_by("-period_end").first(), created_by=user,
+            rows={"10077000000011": "100.00"}, counts={"matched": 1}),
         DueDateOverride: lambda: DueDateOverride.objects.create(period_end=dt.date(2030, 12, 17),
                                                                 due_date=dt.date(2031, 1, 6)),
         HolidayOverride: lambda: HolidayOverride.objects.create(day=dt.date(2030, 12, 27), is_holiday=True),
