@@ -164,7 +164,7 @@ def test_dashboard_panel(bam_client, importer, rm):
     response = bam_client.get(reverse("dashboard"))
     assert response.status_code == 200
     html = response.content.decode()
-    assert "Available credit" in html and "$75.00" in html
+    assert "Credits waiting to be offset" in html and "$75.00" in html
 
 
 def test_refund_admin_actions(client, importer, rm):
