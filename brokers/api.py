@@ -13,12 +13,13 @@ from django.core import signing
 from django.http import Http404
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
-from drf_spectacular.utils import extend_schema
+from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import serializers
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from . import board as b
+from . import worklists as w
 
 CURSOR_SALT = "brokers.board.cursor"
 ORDERINGS = [c.key for c in b.COLUMNS] + [f"-{c.key}" for c in b.COLUMNS]
@@ -179,12 +180,13 @@ class BrokerWorklistApi(APIView):
 
     @extend_schema(
         operation_id="broker_worklist_list",
-        parameters=[WorklistParamsSerializer],
+        parameters=[WorklistParamsSerializer,
+                    OpenApiParameter("kind", str, OpenApiParameter.PATH,
+                                     enum=list(w.KINDS),
+                                     description="Which worklist.")],
         responses=WorklistPageSerializer,
     )
     def get(self, request, kind: str):
-        from . import worklists as w
-
         if kind not in w.KINDS or not b.broker_firm_ids(request.user):
             raise Http404
         params = WorklistParamsSerializer(data=request.query_params)
