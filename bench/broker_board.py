@@ -7,7 +7,7 @@ grows ONE broker firm to each size in turn (one RM account and 1 month of CADs p
 the firm's BAM through Django's test client (the whole request: middleware, gate, template), each
 request is timed ``--repeat`` times: the page sorted by client (default), the page sorted by amount due
 (every row computed), the page filtered to late CADs, the CSV of the whole board, and the API's first
-page. Prints min / median / max milliseconds and the query count of each.
+page; the worklists (CADs, statements, the delegations API). Prints min / median / max milliseconds and the query count of each.
 
 Environment: BENCH_PG (default postgres://postgres@127.0.0.1:5432), BENCH_DB (default carm_h6_bench).
 """
@@ -38,6 +38,9 @@ REQUESTS = [
     ("page, late CADs", "/brokers/", {"late": "1"}),
     ("CSV, all", "/brokers/board.csv", {}),
     ("API, first page", "/api/v1/broker-board/", {"ordering": "-overdue"}),
+    ("worklist, CADs", "/brokers/worklists/", {"kind": "cads"}),
+    ("worklist, statements", "/brokers/worklists/", {"kind": "statements"}),
+    ("worklist API, delegations", "/api/v1/broker-worklists/delegations/", {}),
 ]
 
 

@@ -13,12 +13,13 @@ from django.core import signing
 from django.http import Http404
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
-from drf_spectacular.utils import extend_schema
+from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import serializers
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from . import board as b
+from . import worklists as w
 
 CURSOR_SALT = "brokers.board.cursor"
 ORDERINGS = [c.key for c in b.COLUMNS] + [f"-{c.key}" for c in b.COLUMNS]
@@ -139,4 +140,70 @@ class BrokerBoardApi(APIView):
             "next": link("next", page[-1]) if has_next and page else None,
             "previous": link("prev", page[0]) if has_prev and page else None,
             "results": BoardRowSerializer(page, many=True).data,
+        })
+
+
+# --- GET /api/v1/broker-worklists/<kind>/ -----------------------------------------------------------
+
+class WorklistParamsSerializer(serializers.Serializer):
+    page = serializers.IntegerField(required=False, min_value=1, default=1)
+    page_size = serializers.IntegerField(required=False, min_value=1, max_value=b.MAX_PAGE_SIZE,
+                                         default=b.PAGE_SIZE)
+
+
+class WorklistRowSerializer(serializers.Serializer):
+    program_account = serializers.IntegerField(source="program_account.pk")
+    rm_account = serializers.CharField(source="program_account.number")
+    client = serializers.CharField(source="business.display_name")
+    client_id = serializers.IntegerField(source="business.pk",
+                                         help_text=_("POST it as 'business' to /brokers/act-for/ to act for the client."))
+    item = serializers.CharField()
+    url = serializers.CharField(help_text=_("The object's page (a path on this site)."))
+    act_by = serializers.DateField(source="when", allow_null=True)
+    amount = serializers.DecimalField(max_digits=14, decimal_places=2, allow_null=True,
+                                      help_text=_("Amount due (statements) or security gap (shortfalls); null otherwise."))
+    late = serializers.BooleanField()
+
+
+class WorklistPageSerializer(serializers.Serializer):
+    count = serializers.IntegerField(help_text=_("Rows in the worklist."))
+    next = serializers.URLField(allow_null=True)
+    previous = serializers.URLField(allow_null=True)
+    results = WorklistRowSerializer(many=True)
+
+
+class BrokerWorklistApi(APIView):
+    """GET /api/v1/broker-worklists/<kind>/: one cross-client worklist (kind: cads, statements,
+    shortfalls, appeals, delegations), by date to act by, page pagination (``page``,
+    ``page_size``). Same gate as the board: only the clients and scopes the user may act for.
+    Not a broker firm's employee, or an unknown kind: 404. Bad parameters: 400."""
+
+    @extend_schema(
+        operation_id="broker_worklist_list",
+        parameters=[WorklistParamsSerializer,
+                    OpenApiParameter("kind", str, OpenApiParameter.PATH,
+                                     enum=list(w.KINDS),
+                                     description="Which worklist.")],
+        responses=WorklistPageSerializer,
+    )
+    def get(self, request, kind: str):
+        if kind not in w.KINDS or not b.broker_firm_ids(request.user):
+            raise Http404
+        params = WorklistParamsSerializer(data=request.query_params)
+        params.is_valid(raise_exception=True)
+        number, size = params.validated_data["page"], params.validated_data["page_size"]
+        rows = w.worklist(request.user, kind, today=timezone.localdate())
+        start = (number - 1) * size
+        page = rows[start:start + size]
+
+        def link(n: int) -> str:
+            q = request.query_params.copy()
+            q["page"] = str(n)
+            return request.build_absolute_uri(request.path + "?" + q.urlencode())
+
+        return Response({
+            "count": len(rows),
+            "next": link(number + 1) if start + size < len(rows) else None,
+            "previous": link(number - 1) if number > 1 and rows else None,
+            "results": WorklistRowSerializer(page, many=True).data,
         })

@@ -5,5 +5,6 @@ from django.urls import path
 from . import api
 
 urlpatterns = [
+    path("broker-worklists/<str:kind>/", api.BrokerWorklistApi.as_view(), name="api-broker-worklist"),
     path("broker-board/", api.BrokerBoardApi.as_view(), name="api-broker-board"),
 ]

@@ -210,3 +210,36 @@ def act_for(request):
 
     messages.success(request, _("You are now acting for %(name)s.") % {"name": business.display_name})
     return HttpResponseRedirect(_safe_next(request, reverse("dashboard")))
+
+
+@login_required
+@require_GET
+def worklists(request):
+    """One cross-client worklist per tab (``kind``), 50 rows a page, each row with act-for."""
+    from . import worklists as w
+
+    _require_broker(request.user)
+    today = timezone.localdate()
+    kind = request.GET.get("kind") or w.DEFAULT_KIND
+    if kind not in w.KINDS:
+        kind = w.DEFAULT_KIND
+    rows = w.worklist(request.user, kind, today=today)
+    page = Paginator(rows, b.PAGE_SIZE).get_page(request.GET.get("page"))
+
+    def link(**params) -> str:
+        return "?" + urlencode({"kind": kind, **params})
+
+    return render(request, "brokers/worklists.html", {
+        "kind": kind,
+        "kind_label": w.KINDS[kind],
+        "tabs": [{"kind": k, "label": label, "on": k == kind, "url": "?" + urlencode({"kind": k})}
+                 for k, label in w.KINDS.items()],
+        "rows": page.object_list,
+        "page": page,
+        "total": len(rows),
+        "prev_url": link(page=page.previous_page_number()) if page.has_previous() else "",
+        "next_url": link(page=page.next_page_number()) if page.has_next() else "",
+        "acting": get_acting_for(request),
+        "today": today,
+        "here": request.get_full_path(),
+    })
