@@ -110,7 +110,7 @@ def debts_page(request):
     due_dates = selectors.DueDates()
     for debt in page.object_list:
         debt.due_on = due_dates[debt.billing_period]
-    context["page"] = page
+    context.update(page=page, heading=_("Open debts"))
     return render(request, "offsetting/debts.html", context)
 
 
@@ -123,7 +123,7 @@ def credit_list(request):
     page = _paged(request, selectors.open_credits(ids).select_related("program_account"))
     for credit in page.object_list:
         credit.original = -credit.amount
-    context["page"] = page
+    context.update(page=page, heading=_("Credits not yet used"))
     return render(request, "offsetting/credit_list.html", context)
 
 
@@ -133,7 +133,7 @@ def history(request):
     context, ids = _base(request, "history")
     if ids is None:
         return render(request, "offsetting/credits.html", context)
-    context["page"] = _paged(request, selectors.allocations_visible(ids))
+    context.update(page=_paged(request, selectors.allocations_visible(ids)), heading=_("What each credit paid"))
     context["refunds"] = Refund.objects.filter(program_account_id__in=ids).select_related("program_account")[:20]
     return render(request, "offsetting/history.html", context)
 
