@@ -18,9 +18,11 @@ always holds. Works on PostgreSQL and SQLite (both support ``INSERT … ON CONFL
 from __future__ import annotations
 
 import hashlib
+import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, timedelta
+from decimal import Decimal
 
 from django.db import connection
 from django.utils import timezone
@@ -56,8 +58,18 @@ def period_dates(period_end: date) -> PeriodDates:
     )
 
 
-def _in(ids: Sequence[int]) -> str:
-    return ", ".join(["%s"] * len(ids))
+def _ids_param(ids: Sequence[int]):
+    """A list of account ids as ONE query parameter (an array on PostgreSQL, JSON text on SQLite):
+    a chunk's 2,500 ids are sent and planned once, not as 2,500 placeholders repeated per join."""
+    ids = [int(i) for i in ids]
+    return ids if connection.vendor == "postgresql" else json.dumps(ids)
+
+
+def _ids_sql() -> str:
+    """The subquery reading ``_ids_param``'s ids back (one placeholder)."""
+    if connection.vendor == "postgresql":
+        return "SELECT unnest(CAST(%s AS BIGINT[]))"
+    return "SELECT CAST(value AS INTEGER) FROM json_each(%s)"
 
 
 def _quoted_kinds() -> str:
@@ -125,12 +137,14 @@ def post_interest_and_penalties(account_ids: Sequence[int], period_end: date) ->
     return len(entries)
 
 
-def insert_statements(account_ids: Sequence[int], period_end: date, run_id: int | None) -> int:
-    """Close the accounts' statements for the period (one INSERT … SELECT); returns rows inserted."""
+def insert_statements(account_ids: Sequence[int], period_end: date, run_id: int | None) -> list[tuple[int, Decimal]]:
+    """Close the accounts' statements for the period (one INSERT … SELECT … RETURNING).
+
+    Returns (account id, closing balance) of each statement written now: a rerun writes nothing.
+    """
     if not account_ids:
-        return 0
+        return []
     d = period_dates(period_end)
-    ids = _in(account_ids)
     now = timezone.now()
     # The opening balance is the previous statement's closing; only an account without one (its
     # first statement, or after a gap) needs its whole history summed. Picking those accounts here
@@ -141,15 +155,16 @@ def insert_statements(account_ids: Sequence[int], period_end: date, run_id: int 
     if no_previous:
         history_join = f"""LEFT JOIN (SELECT program_account_id, SUM(amount) AS total
                                FROM billing_ledgerentry
-                              WHERE billing_period < %s AND {OWING_SQL} AND program_account_id IN ({_in(no_previous)})
+                              WHERE billing_period < %s AND {OWING_SQL} AND program_account_id IN ({_ids_sql()})
                               GROUP BY program_account_id) hist
                     ON hist.program_account_id = a.id"""  # noqa: S608 - only placeholders are interpolated
-        history_params = [d.period_end, *no_previous]
+        history_params = [d.period_end, _ids_param(no_previous)]
     else:
         history_join = ("LEFT JOIN (SELECT CAST(NULL AS BIGINT) AS program_account_id,"
                         " CAST(NULL AS NUMERIC(14, 2)) AS total) hist ON FALSE")
         history_params = []
     sql = f"""
+        WITH chunk(id) AS ({_ids_sql()})
         INSERT INTO billing_statement
             (program_account_id, period_end, period_start, opening_balance, charges, credits, payments,
              interest, penalties, closing_balance, duties_and_taxes, due_date, issued_on, lines_count,
@@ -164,28 +179,29 @@ def insert_statements(account_ids: Sequence[int], period_end: date, run_id: int 
                        COALESCE(t.penalties, 0) AS penalties, COALESCE(t.total, 0) AS total,
                        COALESCE(t.duties_and_taxes, 0) AS duties_and_taxes,
                        COALESCE(t.lines_count, 0) AS lines_count
-                  FROM accounts_programaccount a
-                  LEFT JOIN ({totals_subquery(f"AND program_account_id IN ({ids})")}) t
+                  FROM chunk
+                  JOIN accounts_programaccount a ON a.id = chunk.id
+                  LEFT JOIN ({totals_subquery("AND program_account_id IN (SELECT id FROM chunk)")}) t
                     ON t.program_account_id = a.id
                   LEFT JOIN billing_statement prev
                     ON prev.program_account_id = a.id AND prev.period_end = %s
                   {history_join}
-                  JOIN accounts_business b ON b.id = a.business_id
-                 WHERE a.id IN ({ids})) x
+                  JOIN accounts_business b ON b.id = a.business_id) x
          WHERE TRUE
         ON CONFLICT (program_account_id, period_end) DO NOTHING
+        RETURNING program_account_id, closing_balance
     """  # noqa: S608 - only placeholders are interpolated
     hash_params = [d.period_end, d.due_date, d.issued_on] if connection.vendor == "postgresql" else []
     params = [
+        _ids_param(account_ids),
         d.period_end, d.period_start, d.due_date, d.issued_on, *hash_params, run_id, now,
-        d.period_end, *account_ids,
+        d.period_end,
         d.previous,
         *history_params,
-        *account_ids,
     ]
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
-        return max(cursor.rowcount, 0)
+        return [(int(account_id), Decimal(closing)) for account_id, closing in cursor.fetchall()]
 
 
 # What an issued statement shows of the business and account, frozen with it (Statement.snapshot).
@@ -237,14 +253,20 @@ def fill_hashes(account_ids: Sequence[int], period_end: date) -> int:
     return len(objs)
 
 
-def close_chunk(account_ids: Sequence[int], period_end: date, run_id: int | None = None) -> int:
+@dataclass(frozen=True)
+class ClosedChunk:
+    created: int  # statements written now (0 on a rerun)
+    credit_account_ids: list[int]  # of those, the accounts whose closing is a credit (to offset)
+
+
+def close_chunk(account_ids: Sequence[int], period_end: date, run_id: int | None = None) -> ClosedChunk:
     """Interest and penalties, then statements, then hashes, for the accounts. Call inside ``transaction.atomic``."""
     account_ids = sorted(int(i) for i in account_ids)
     post_interest_and_penalties(account_ids, period_end)
-    created = insert_statements(account_ids, period_end, run_id)
+    written = insert_statements(account_ids, period_end, run_id)
     if connection.vendor != "postgresql":
         fill_hashes(account_ids, period_end)
-    return created
+    return ClosedChunk(created=len(written), credit_account_ids=[i for i, closing in written if closing < 0])
 
 
 # The "floor" the benchmark compares with: the same totals for every account, one statement.

@@ -195,18 +195,14 @@ def close_chunk(run_id: int, number: int) -> str:
             period_end = BillingRun.objects.values_list("period_end", flat=True).get(pk=run_id)
             ids = [int(i) for i in chunk.account_ids]
             _slow_down_for_tests()
-            cycle.close_chunk(ids, period_end, run_id)
+            closed = cycle.close_chunk(ids, period_end, run_id)
             BillingRunChunk.objects.filter(pk=chunk.pk).update(
                 status=BillingRunChunk.Status.DONE, attempts=F("attempts") + 1, finished_at=timezone.now(), error="",
             )
             BillingRun.objects.filter(pk=run_id).update(done=F("done") + len(ids), chunks_done=F("chunks_done") + 1)
             _finalize_if_last(run_id)
-            credits = list(
-                Statement.objects.filter(program_account_id__in=ids, period_end=period_end,
-                                         closing_balance__lt=0).values_list("program_account_id", flat=True)
-            )
-            if credits:
-                outbox.request_offsets(credits)
+            if closed.credit_account_ids:
+                outbox.request_offsets(closed.credit_account_ids)
         return "done"
     except Exception as exc:  # the SQL failed: record it, so the run can finish and the chunk be retried
         logger.exception("Billing run %s chunk %s failed", run_id, number)

@@ -79,7 +79,7 @@ def test_rerun_leaves_one_statement_per_account_and_no_double_interest(billing_s
     assert run2.pk != run1.pk and run2.run_number == 2 and run2.total == 0
     # The chunk SQL itself, run again over the same accounts: nothing new.
     with connection.cursor():
-        assert cycle.close_chunk(list(snapshot), PERIOD) == 0
+        assert cycle.close_chunk(list(snapshot), PERIOD).created == 0
     again = {s.program_account_id: (s.closing_balance, s.content_hash)
              for s in Statement.objects.filter(period_end=PERIOD)}
     assert again == snapshot

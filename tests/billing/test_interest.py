@@ -126,7 +126,7 @@ def test_a_penalty_is_posted_once_per_overdue_statement_even_when_the_cycle_reru
     services.run_in_process(date(2026, 3, 17))
     pay(account, date(2026, 3, 31), "60.00", "p1")  # on the due date, but short
     services.run_in_process(date(2026, 4, 17))
-    assert cycle.close_chunk([account.pk], date(2026, 4, 17)) == 0  # the chunk again: nothing new
+    assert cycle.close_chunk([account.pk], date(2026, 4, 17)).created == 0  # the chunk again: nothing new
     services.run_in_process(date(2026, 4, 17))  # the whole run again
     penalties = LedgerEntry.objects.filter(program_account=account, kind=LedgerEntry.Kind.PENALTY)
     assert list(penalties.values_list("amount", "idempotency_key")) == [
