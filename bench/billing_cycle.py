@@ -1,14 +1,28 @@
-"""Benchmark: the billing cycle through real Celery workers on Redis + PostgreSQL, vs. the SQL floor.
+"""Benchmark: the billing cycle through real Celery workers (Redis + PostgreSQL) against SQL floors.
 
-    .venv/bin/python bench/billing_cycle.py [--importers 10000] [--cads-per-month 1.4] [--workers 2]
+    .venv/bin/python bench/billing_cycle.py [--sizes 10000,20000,40000] [--months 12]
+        [--cads-per-month 25] [--repeat 3] [--workers 2] [--chunk-size 0] [--explain]
 
-For each size (N importers, then 2N), in a dedicated database (created, then dropped):
-generate_load builds 12 months of CADs; then the cycle for the latest closed period runs through
-``--workers`` Celery worker processes (the same tasks beat starts on the 25th), and ONE
-hand-written SQL statement computes the same statement totals for every account (the floor).
-Prints accounts, CADs, ledger rows, cycle time, floor time, their ratio, and the growth.
+For each size N (accounts), in a database of its own (copied from a migrated template):
+- data: N importers (the ORM's bulk load, ``declarations.load``), then ``--months`` months of ledger
+  rows written straight with SQL (``generate_series``; the ORM is far too slow at national size):
+  per account a heavy-tailed monthly CAD count (log-normal, median ``--cads-per-month`` × 0.8, mean ≈
+  ``--cads-per-month``, a few accounts with thousands), ~3% of CADs corrected in the importer's favour,
+  and one payment a month covering 97% of the month before (so interest and penalties are due);
+- **first month**: no statement exists; the cycle for the latest issued period must sum every account's
+  history for the opening balance;
+- **steady month**: the previous period's statements exist (written by one cycle, not timed); the cycle
+  for the latest period reads only that period's rows and the previous closings.
+Each is run ``--repeat`` times (the period's statements and runs removed in between) and compared with:
+- the **write floor**: ONE ``INSERT … SELECT`` writing the same statement columns into a table shaped
+  like ``billing_statement`` (same unique index), the least any cycle writing statements can do;
+- the **select floor**: the same SELECT without writing.
+After every cycle the run must be COMPLETE with no failed account, and every statement column must equal
+the floor's (the content hash is checked against ``billing.cycle.statement_hash``); else the bench stops.
+Prints min / median / max seconds, cycle ÷ write floor (medians), growth per doubling, and with
+``--explain`` the plan of one chunk's statement INSERT at the largest size.
 
-Environment: BENCH_PG (default postgres://postgres@127.0.0.1:5432), BENCH_DB (carm_h5_bench),
+Environment: BENCH_PG (default postgres://postgres@127.0.0.1:5432), BENCH_DB (carm_bench),
 BENCH_REDIS_URL (default CARM_TEST_REDIS_URL or redis://127.0.0.1:6379/10; flushed).
 """
 
@@ -16,6 +30,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import statistics
 import subprocess
 import sys
 import time
@@ -26,16 +41,19 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 PG = os.environ.get("BENCH_PG", "postgres://postgres@127.0.0.1:5432")
-DB = os.environ.get("BENCH_DB", "carm_h5_bench")
+DB = os.environ.get("BENCH_DB", "carm_bench")
+TEMPLATE = f"{DB}_template"
 REDIS = os.environ.get("BENCH_REDIS_URL") or os.environ.get("CARM_TEST_REDIS_URL") or "redis://127.0.0.1:6379/10"
-DB_URL = f"{PG}/{DB}"
 WORKER_LOG = open(os.environ.get("BENCH_WORKER_LOG", "/tmp/bench_billing_workers.log"), "a")  # noqa: SIM115
 
-os.environ["DATABASE_URL"] = DB_URL
+os.environ["DATABASE_URL"] = f"{PG}/{DB}"
 os.environ["CELERY_BROKER_URL"] = REDIS
 os.environ.pop("CELERY_RESULT_BACKEND", None)
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "carm_portal.settings")
 os.environ.setdefault("LOG_LEVEL", "WARNING")
+
+STATEMENT_COLUMNS = ("opening_balance", "charges", "credits", "payments", "interest", "penalties",
+                     "closing_balance", "duties_and_taxes", "lines_count")
 
 
 def admin_sql(sql: str) -> None:
@@ -50,35 +68,152 @@ def admin_sql(sql: str) -> None:
         conn.close()
 
 
-def recreate_db() -> None:
+def fresh_database() -> None:
+    """The bench database as a copy of the migrated template (migrating once per run, not per size)."""
     from django.db import connections
 
     connections.close_all()
     admin_sql(f'DROP DATABASE IF EXISTS "{DB}" WITH (FORCE)')
-    admin_sql(f'CREATE DATABASE "{DB}"')
+    admin_sql(f'CREATE DATABASE "{DB}" TEMPLATE "{TEMPLATE}"')
 
 
-def manage(*args: str) -> None:
-    env = {**os.environ, "DATABASE_URL": DB_URL}
-    subprocess.run([sys.executable, "manage.py", *args], cwd=ROOT, env=env, check=True,
-                   stdout=subprocess.DEVNULL if args[0] == "migrate" else None)
+def migrate_template() -> None:
+    admin_sql(f'DROP DATABASE IF EXISTS "{TEMPLATE}" WITH (FORCE)')
+    admin_sql(f'CREATE DATABASE "{TEMPLATE}"')
+    env = {**os.environ, "DATABASE_URL": f"{PG}/{TEMPLATE}"}
+    subprocess.run([sys.executable, "manage.py", "migrate", "--no-input"], cwd=ROOT, env=env, check=True,
+                   stdout=subprocess.DEVNULL)
 
 
-def start_workers(count: int, chunk_size: int = 0) -> list[subprocess.Popen]:
-    env = {**os.environ, "DATABASE_URL": DB_URL, "CELERY_BROKER_URL": REDIS, "REDIS_URL": ""}
+def generate(accounts: int, months: int, cads_per_month: float, last_period: date, seed: float = 0.42) -> None:
+    """N importers (ORM bulk), then the ledger with SQL: see the module docstring."""
+    from django.db import connection, transaction
+
+    from carm_portal import calendar
+    from declarations.load import CadHistoryGenerator
+
+    CadHistoryGenerator(seed=7).create_importers(accounts)
+    periods = [last_period]
+    while len(periods) < months:
+        periods.append(calendar.previous_period(periods[-1]))
+    periods.reverse()
+    rows = [(p, calendar.period_start(p), calendar.previous_period(p), calendar.payment_due_date(calendar.previous_period(p)))
+            for p in periods]
+    values = ", ".join(["(CAST(%s AS DATE), CAST(%s AS DATE), CAST(%s AS DATE), CAST(%s AS DATE))"] * len(rows))
+    # Log-normal monthly counts: median m, sigma 0.8 -> mean m·e^0.32; m chosen so the mean is the target.
+    median = cads_per_month / 1.377
+    with transaction.atomic(), connection.cursor() as c:
+        c.execute("SELECT setseed(%s)", [seed])
+        c.execute("CREATE TEMP TABLE bench_weight AS SELECT id, LEAST(10000, GREATEST(1, "
+                  "%s * exp(0.8 * sqrt(-2 * ln(1 - random())) * cos(2 * pi() * random())))) AS w "
+                  "FROM accounts_programaccount", [median])
+        c.execute(f"CREATE TEMP TABLE bench_period (period_end, period_start, previous, previous_due) AS VALUES {values}",
+                  [v for r in rows for v in r])
+        c.execute("""
+            INSERT INTO billing_ledgerentry
+                (program_account_id, kind, amount, duty, sima, excise_duty, excise_tax, gst, other,
+                 effective_date, billing_period, reference, description, idempotency_key, created_at)
+            SELECT a.id, x.kind, x.duty + x.gst, x.duty, 0, 0, 0, x.gst, 0,
+                   x.day, p.period_end, 'BENCH' || g, '', 'bench:' || a.id || ':' || p.period_end || ':' || g, now()
+              FROM bench_weight a
+             CROSS JOIN bench_period p
+             CROSS JOIN LATERAL generate_series(1, GREATEST(1, round(a.w * (0.8 + 0.4 * random()))::int)) g
+             CROSS JOIN LATERAL (
+                   SELECT CASE WHEN g % 33 = 0 THEN 'cad_correction' ELSE 'cad_charge' END AS kind,
+                          CASE WHEN g % 33 = 0 THEN -1 ELSE 1 END * round(CAST(random() * 400 AS NUMERIC), 2) AS duty,
+                          CASE WHEN g % 33 = 0 THEN -1 ELSE 1 END * round(CAST(random() * 1200 AS NUMERIC), 2) AS gst,
+                          p.period_start + (g % 28) AS day
+             ) x
+        """)
+        # One payment a month, on the previous statement's due date, of 97% of that period's charges.
+        c.execute("""
+            INSERT INTO billing_ledgerentry
+                (program_account_id, kind, amount, duty, sima, excise_duty, excise_tax, gst, other,
+                 effective_date, billing_period, reference, description, idempotency_key, created_at)
+            SELECT l.program_account_id, 'payment', -round(0.97 * SUM(l.amount), 2), 0, 0, 0, 0, 0,
+                   -round(0.97 * SUM(l.amount), 2), p.previous_due, p.period_end, 'PAY', '',
+                   'bench-pay:' || l.program_account_id || ':' || p.period_end, now()
+              FROM bench_period p
+              JOIN billing_ledgerentry l ON l.billing_period = p.previous
+             GROUP BY l.program_account_id, p.period_end, p.previous_due
+            HAVING SUM(l.amount) > 0
+        """)
+    with connection.cursor() as c:
+        c.execute("ANALYZE")
+
+
+def counts(period: date) -> tuple[int, int, int]:
+    from django.db import connection
+
+    with connection.cursor() as c:
+        c.execute("SELECT (SELECT COUNT(*) FROM accounts_programaccount), COUNT(*) FILTER (WHERE billing_period = %s),"
+                  " COUNT(*) FROM billing_ledgerentry", [period])
+        return tuple(c.fetchone())
+
+
+def floor_select_sql() -> str:
+    """The statements' columns for every account in one SELECT: the period's ledger rows summed, the
+    opening balance from the previous statement or, for an account without one, its whole history."""
+    from billing.cycle import totals_subquery
+    from billing.ledger.models import OWING_SQL
+
+    return f"""
+        SELECT pa.id AS program_account_id,
+               COALESCE(prev.closing_balance, hist.total, 0) AS opening_balance,
+               COALESCE(t.charges, 0) AS charges, COALESCE(t.credits, 0) AS credits,
+               COALESCE(t.payments, 0) AS payments, COALESCE(t.interest, 0) AS interest,
+               COALESCE(t.penalties, 0) AS penalties,
+               COALESCE(prev.closing_balance, hist.total, 0) + COALESCE(t.total, 0) AS closing_balance,
+               COALESCE(t.duties_and_taxes, 0) AS duties_and_taxes, COALESCE(t.lines_count, 0) AS lines_count
+          FROM accounts_programaccount pa
+          LEFT JOIN ({totals_subquery("")}) t ON t.program_account_id = pa.id
+          LEFT JOIN billing_statement prev ON prev.program_account_id = pa.id AND prev.period_end = %s
+          LEFT JOIN (SELECT l.program_account_id, SUM(l.amount) AS total FROM billing_ledgerentry l
+                      WHERE l.billing_period < %s AND {OWING_SQL}
+                        AND NOT EXISTS (SELECT 1 FROM billing_statement s
+                                         WHERE s.program_account_id = l.program_account_id AND s.period_end = %s)
+                      GROUP BY l.program_account_id) hist
+            ON hist.program_account_id = pa.id
+    """  # noqa: S608 - constants only
+
+
+def floors(period: date) -> tuple[float, float]:
+    """(write floor, select floor) in seconds, one run each (into ``bench_floor``, recreated)."""
+    from django.db import connection, transaction
+
+    from billing.cycle import period_dates
+
+    d = period_dates(period)
+    params = [d.period_end, d.previous, d.period_end, d.previous]
+    cols = ", ".join(STATEMENT_COLUMNS)
+    with connection.cursor() as c:
+        c.execute("DROP TABLE IF EXISTS bench_floor")
+        c.execute("CREATE TABLE bench_floor (program_account_id BIGINT PRIMARY KEY, period_end DATE, "
+                  + ", ".join(f"{col} NUMERIC(14, 2)" for col in STATEMENT_COLUMNS) + ")")
+        t = time.monotonic()
+        with transaction.atomic():
+            c.execute(f"INSERT INTO bench_floor (program_account_id, period_end, {cols}) "  # noqa: S608
+                      f"SELECT program_account_id, CAST(%s AS DATE), {cols} FROM ({floor_select_sql()}) f",
+                      [d.period_end, *params])
+        write = time.monotonic() - t
+        t = time.monotonic()
+        c.execute(floor_select_sql(), params)
+        c.fetchall()
+        select = time.monotonic() - t
+    return write, select
+
+
+def start_workers(count: int, chunk_size: int) -> list[subprocess.Popen]:
+    env = {**os.environ, "CELERY_BROKER_URL": REDIS, "REDIS_URL": ""}
     if chunk_size:
         env["CARM_BILLING_CHUNK_SIZE"] = str(chunk_size)
-    procs = []
-    for n in range(count):
-        procs.append(subprocess.Popen(
-            [sys.executable, "-m", "celery", "-A", "carm_portal", "worker", "-Q", "celery", "--concurrency", "1",
-             "--pool", "prefork", "-l", "warning", "-n", f"bench{n}-{os.getpid()}@localhost",
-             "--without-mingle", "--without-gossip"],
-            cwd=ROOT, env=env, stdout=WORKER_LOG, stderr=subprocess.STDOUT,
-        ))
+    names = [f"bench{n}-{os.getpid()}@localhost" for n in range(count)]
+    procs = [subprocess.Popen(
+        [sys.executable, "-m", "celery", "-A", "carm_portal", "worker", "-Q", "celery", "--concurrency", "1",
+         "--pool", "prefork", "-l", "warning", "-n", name, "--without-mingle", "--without-gossip"],
+        cwd=ROOT, env=env, stdout=WORKER_LOG, stderr=subprocess.STDOUT) for name in names]
     from carm_portal.celery import app
 
-    names = [f"bench{n}-{os.getpid()}@localhost" for n in range(count)]
     deadline = time.monotonic() + 90
     while time.monotonic() < deadline:
         if len(app.control.ping(destination=names, timeout=1.0)) == count:
@@ -96,34 +231,21 @@ def stop_workers(procs: list[subprocess.Popen]) -> None:
             p.kill()
 
 
-def counts() -> tuple[int, int, int]:
-    from django.db import connection
+def clear_period(period: date) -> None:
+    """Remove the period's statements and runs (the bench only: statements are append-only, so their
+    trigger is switched off for this transaction)."""
+    from django.db import connection, transaction
 
-    with connection.cursor() as c:
-        c.execute("SELECT (SELECT COUNT(*) FROM accounts_programaccount), (SELECT COUNT(*) FROM declarations_cad),"
-                  " (SELECT COUNT(*) FROM billing_ledgerentry)")
-        return tuple(c.fetchone())
-
-
-def floor_seconds(period: date) -> float:
-    from django.db import connection
-
-    from billing.cycle import FLOOR_SQL, period_dates
-
-    d = period_dates(period)
-    best = None
-    for _ in range(2):  # the first run warms the cache, as the cycle's chunks would
-        with connection.cursor() as c:
-            t = time.monotonic()
-            c.execute(FLOOR_SQL, [d.period_end, d.previous, d.period_end])
-            rows = c.fetchall()
-            elapsed = time.monotonic() - t
-        best = elapsed if best is None else min(best, elapsed)
-    assert rows
-    return best
+    with transaction.atomic(), connection.cursor() as c:
+        c.execute("SET LOCAL session_replication_role = replica")
+        c.execute("DELETE FROM billing_billingrunchunk WHERE run_id IN "
+                  "(SELECT id FROM billing_billingrun WHERE period_end = %s)", [period])
+        c.execute("DELETE FROM billing_statement WHERE period_end = %s", [period])
+        c.execute("DELETE FROM billing_billingrun WHERE period_end = %s", [period])
 
 
-def cycle_seconds(period: date) -> tuple[float, object]:
+def run_cycle(period: date, accounts: int) -> float:
+    """One cycle through the workers; stops the bench unless it completed for every account."""
     from billing.models import BillingRun
     from billing.tasks import run_billing_cycle
 
@@ -134,104 +256,131 @@ def cycle_seconds(period: date) -> tuple[float, object]:
         run = BillingRun.objects.filter(period_end=period).order_by("-run_number").first()
         if run is not None and run.status in (BillingRun.Status.COMPLETE, BillingRun.Status.FAILED):
             break
-        if run is None and time.monotonic() - t > 60:
-            raise SystemExit("the cycle did not start (see the worker log)")
         time.sleep(0.01)
-    return time.monotonic() - t, run
+    elapsed = time.monotonic() - t
+    if run is None or run.status != BillingRun.Status.COMPLETE or run.failed or run.done != accounts:
+        raise SystemExit(f"the cycle did not complete: {run} done={getattr(run, 'done', 0)} of {accounts}")
+    return elapsed
 
 
-def check(period: date) -> None:
+def check_against_floor(period: date) -> None:
+    """Every statement column equals the floor's, and every content hash is the Python one."""
     from django.db import connection
 
+    from billing.cycle import HASHED_FIELDS, statement_hash
+    from billing.models import Statement
+
+    differ = " OR ".join(f"s.{c} <> f.{c}" for c in STATEMENT_COLUMNS)
     with connection.cursor() as c:
-        c.execute("""
-            SELECT COUNT(*) FROM billing_statement s
-              JOIN (SELECT program_account_id, SUM(amount) AS total FROM billing_ledgerentry
-                     WHERE billing_period <= %s AND kind <> 'security_deposit'
-                     GROUP BY program_account_id) l
-                ON l.program_account_id = s.program_account_id
-             WHERE s.period_end = %s AND (s.closing_balance <> l.total OR s.opening_balance + s.charges - s.credits
-                   - s.payments + s.interest + s.penalties <> s.closing_balance)""", [period, period])
-        bad = c.fetchone()[0]
-    if bad:
-        raise SystemExit(f"{bad} statements do not match the ledger")
+        c.execute(f"SELECT COUNT(*), COUNT(*) FILTER (WHERE f.program_account_id IS NULL OR {differ}) "  # noqa: S608
+                  "FROM billing_statement s LEFT JOIN bench_floor f ON f.program_account_id = s.program_account_id "
+                  "WHERE s.period_end = %s", [period])
+        total, bad = c.fetchone()
+        c.execute("SELECT COUNT(*) FROM bench_floor")
+        expected = c.fetchone()[0]
+    if bad or total != expected:
+        raise SystemExit(f"{bad} of {total} statements differ from the floor ({expected} expected)")
+    wrong = sum(1 for row in Statement.objects.filter(period_end=period).values("content_hash", *HASHED_FIELDS)
+                .iterator(chunk_size=5000) if row.pop("content_hash") != statement_hash(row))
+    if wrong:
+        raise SystemExit(f"{wrong} statements have a wrong content hash")
+
+
+def explain_chunk(period: date, chunk_size: int) -> str:
+    from django.db import connection
+
+    from billing.cycle import statements_sql
+
+    with connection.cursor() as c:
+        c.execute("SELECT id FROM accounts_programaccount ORDER BY id LIMIT %s", [chunk_size])
+        ids = [r[0] for r in c.fetchall()]
+        sql, params = statements_sql(ids, period, None)
+        c.execute("EXPLAIN " + sql, params)
+        return "\n".join(r[0] for r in c.fetchall())
+
+
+def spread(values: list[float]) -> str:
+    return f"{min(values):.2f} / {statistics.median(values):.2f} / {max(values):.2f}"
 
 
 def main() -> None:
     parser = argparse.ArgumentParser()
-    parser.add_argument("--importers", type=int, default=10_000)
-    parser.add_argument("--cads-per-month", type=float, default=1.4)
+    parser.add_argument("--sizes", default="10000,20000", help="Accounts per size, comma-separated.")
+    parser.add_argument("--months", type=int, default=12)
+    parser.add_argument("--cads-per-month", type=float, default=25.0)
+    parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--workers", type=int, default=2)
-    parser.add_argument("--sizes", type=int, default=2)
-    parser.add_argument("--keep", action="store_true", help="Keep the last database.")
-    parser.add_argument("--chunk-size", type=int, default=0, help="Accounts per chunk (default: the setting, 500).")
-    parser.add_argument("--repeat", type=int, default=3, help="Cycles per size (median reported).")
-    parser.add_argument("--reuse", action="store_true",
-                        help="Size 1 is the data already in the database (from an earlier run with --keep).")
+    parser.add_argument("--chunk-size", type=int, default=0, help="Accounts per chunk (default: the setting).")
+    parser.add_argument("--explain", action="store_true")
+    parser.add_argument("--keep", action="store_true", help="Keep the last size's database.")
     args = parser.parse_args()
+    sizes = [int(s) for s in args.sizes.split(",")]
 
     import django
 
     django.setup()
-
     import redis
     from django.db import connection
     from django.utils import timezone
 
-    from carm_portal.calendar import last_issued_period
+    from billing.services import chunk_size
+    from carm_portal import calendar
 
-    period = last_issued_period(timezone.localdate())
+    period = calendar.last_issued_period(timezone.localdate())
+    previous = calendar.previous_period(period)
+    migrate_template()
     results = []
-    if not args.reuse:
-        recreate_db()
-    manage("migrate", "--no-input")
-    print("database migrated", flush=True)
-    for size in range(args.sizes):
-        # Size n has args.importers × 2^n importers: each size adds importers (same CAD shape) to the
-        # previous data, and the period's statements/runs are cleared, so every size closes all accounts.
-        importers = args.importers * (2 ** size)
-        added = importers - (args.importers * (2 ** (size - 1)) if size else 0)
-        print(f"\n=== size {size + 1}: {importers:,} importers ({DB}) ===", flush=True)
+    for size in sizes:
+        fresh_database()
         t = time.monotonic()
-        if size == 0 and args.reuse:
-            print("reusing the existing data", flush=True)
-        else:
-            manage("generate_load", "--importers", str(added), "--months", "12", "--seed", str(7 + size),
-                   "--cads-per-month", str(args.cads_per_month))
-        print(f"generated in {time.monotonic() - t:.0f} s", flush=True)
-        with connection.cursor() as c:
-            c.execute("TRUNCATE billing_statement, billing_billingrunchunk, billing_billingrun CASCADE")
-            c.execute("ANALYZE")
-        accounts, cads, entries = counts()
-        print(f"{accounts:,} accounts, {cads:,} CADs, {entries:,} ledger rows", flush=True)
+        generate(size, args.months, args.cads_per_month, period)
+        accounts, month_rows, ledger_rows = counts(period)
+        print(f"\n=== {accounts:,} accounts, {month_rows:,} ledger rows in the period, {ledger_rows:,} in all "
+              f"({args.months} months; generated in {time.monotonic() - t:.0f} s)", flush=True)
         redis.Redis.from_url(REDIS).flushdb()
         procs = start_workers(args.workers, args.chunk_size)
-        print("workers up", flush=True)
-        cycles, floors = [], []
         try:
-            for _attempt in range(args.repeat):
-                with connection.cursor() as c:
-                    c.execute("TRUNCATE billing_statement, billing_billingrunchunk, billing_billingrun CASCADE")
-                floors.append(floor_seconds(period))
-                elapsed, run = cycle_seconds(period)
-                check(period)
-                cycles.append(elapsed)
-                print(f"run: {run} done={run.done} failed={run.failed} chunks={run.chunks_total} in {elapsed:.2f} s;"
-                      f" floor {floors[-1]:.3f} s", flush=True)
+            for month in ("first", "steady"):
+                if month == "steady":  # the previous period closed once (set-up, not timed)
+                    clear_period(period)
+                    run_cycle(previous, accounts)
+                cycles, writes, selects = [], [], []
+                for _ in range(args.repeat):
+                    clear_period(period)
+                    cycles.append(run_cycle(period, accounts))
+                    # The floors read the ledger (with the interest the cycle posted) and the previous
+                    # statements only, so the period's statements can stay for the check.
+                    write, select = floors(period)
+                    writes.append(write)
+                    selects.append(select)
+                    check_against_floor(period)
+                ratio = statistics.median(cycles) / statistics.median(writes)
+                print(f"{month}: cycle {spread(cycles)} s; write floor {spread(writes)} s; select floor "
+                      f"{spread(selects)} s; cycle/write floor {ratio:.2f}x (all columns and hashes equal)", flush=True)
+                results.append((size, month, accounts, month_rows, ledger_rows, cycles, writes, selects))
         finally:
             stop_workers(procs)
-        elapsed, floor = sorted(cycles)[len(cycles) // 2], sorted(floors)[len(floors) // 2]
-        results.append((importers, accounts, cads, entries, elapsed, floor, run.done))
-    print(f"\nmedian of {args.repeat} cycles per size; {args.workers} worker processes; chunk size "
-          f"{args.chunk_size or 'default (CARM BILLING_CHUNK_SIZE, 2500)'}")
-    print("\n| size | accounts | CADs | ledger rows | statements | cycle (s) | floor (s) | cycle/floor |")
+        if args.explain and size == sizes[-1]:
+            print(f"\nEXPLAIN of one chunk's statement INSERT ({args.chunk_size or chunk_size()} accounts, steady):")
+            print(explain_chunk(period, args.chunk_size or chunk_size()))
+    print(f"\n{args.workers} worker processes, chunk size {args.chunk_size or chunk_size()}, {args.repeat} runs each "
+          f"(min / median / max seconds); CADs per account per month: mean ~{args.cads_per_month:g}, log-normal")
+    print("\n| accounts | month | period rows | ledger rows | cycle (s) | write floor (s) | select floor (s) "
+          "| cycle / write floor |")
     print("|---|---|---|---|---|---|---|---|")
-    for n, (_imp, accounts, cads, entries, elapsed, floor, done) in enumerate(results, start=1):
-        print(f"| {n} | {accounts:,} | {cads:,} | {entries:,} | {done:,} | {elapsed:.2f} | {floor:.2f} "
-              f"| {elapsed / floor:.2f}× |")
-    if len(results) >= 2:
-        print(f"\ngrowth size 1 → 2: cycle {results[1][4] / results[0][4]:.2f}×, floor "
-              f"{results[1][5] / results[0][5]:.2f}× (data {results[1][3] / results[0][3]:.2f}× ledger rows)")
+    for _size, month, accounts, month_rows, ledger_rows, cycles, writes, selects in results:
+        print(f"| {accounts:,} | {month} | {month_rows:,} | {ledger_rows:,} | {spread(cycles)} | {spread(writes)} "
+              f"| {spread(selects)} | {statistics.median(cycles) / statistics.median(writes):.2f}x |")
+    for month in ("first", "steady"):
+        rows = [r for r in results if r[1] == month]
+        for a, b in zip(rows, rows[1:], strict=False):
+            print(f"growth {month} {a[2]:,} -> {b[2]:,} accounts: cycle "
+                  f"{statistics.median(b[5]) / statistics.median(a[5]):.2f}x, write floor "
+                  f"{statistics.median(b[6]) / statistics.median(a[6]):.2f}x")
+    by = {(r[0], r[1]): statistics.median(r[5]) for r in results}
+    for size in sizes:
+        if (size, "first") in by:
+            print(f"steady / first at {size:,}: {by[(size, 'steady')] / by[(size, 'first')]:.2f}")
     if not args.keep:
         connection.close()
         from django.db import connections

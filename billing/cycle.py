@@ -144,6 +144,14 @@ def insert_statements(account_ids: Sequence[int], period_end: date, run_id: int 
     """
     if not account_ids:
         return []
+    sql, params = statements_sql(account_ids, period_end, run_id)
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        return [(int(account_id), Decimal(closing)) for account_id, closing in cursor.fetchall()]
+
+
+def statements_sql(account_ids: Sequence[int], period_end: date, run_id: int | None) -> tuple[str, list]:
+    """The chunk's INSERT … SELECT and its parameters (the benchmark EXPLAINs it)."""
     d = period_dates(period_end)
     now = timezone.now()
     # The opening balance is the previous statement's closing; only an account without one (its
@@ -199,9 +207,7 @@ def insert_statements(account_ids: Sequence[int], period_end: date, run_id: int 
         d.previous,
         *history_params,
     ]
-    with connection.cursor() as cursor:
-        cursor.execute(sql, params)
-        return [(int(account_id), Decimal(closing)) for account_id, closing in cursor.fetchall()]
+    return sql, params
 
 
 # What an issued statement shows of the business and account, frozen with it (Statement.snapshot).
@@ -267,16 +273,3 @@ def close_chunk(account_ids: Sequence[int], period_end: date, run_id: int | None
     if connection.vendor != "postgresql":
         fill_hashes(account_ids, period_end)
     return ClosedChunk(created=len(written), credit_account_ids=[i for i, closing in written if closing < 0])
-
-
-# The "floor" the benchmark compares with: the same totals for every account, one statement.
-FLOOR_SQL = f"""
-    SELECT pa.id, COALESCE(prev.closing_balance, hist.total, 0) + COALESCE(t.total, 0),
-           t.charges, t.credits, t.payments, t.interest, t.penalties, t.lines_count
-      FROM accounts_programaccount pa
-      LEFT JOIN ({totals_subquery("")}) t ON t.program_account_id = pa.id
-      LEFT JOIN billing_statement prev ON prev.program_account_id = pa.id AND prev.period_end = %s
-      LEFT JOIN (SELECT program_account_id, SUM(amount) AS total FROM billing_ledgerentry
-                  WHERE billing_period < %s AND {OWING_SQL} GROUP BY program_account_id) hist
-        ON hist.program_account_id = pa.id
-"""  # noqa: S608 - a constant subquery
