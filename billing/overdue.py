@@ -145,7 +145,15 @@ def cash_charges(account_ids: list[int], *, since: date, until: date) -> list[tu
 
 def period_interest(first: date, last: date, history: AccountHistory) -> interest.Accrual:
     """Interest for the days ``first..last`` (a billing period) on what was overdue each day."""
-    return interest.accrue_daily(first, last, lambda day: overdue_on(day, history)[0])
+    return interest.accrue_daily(first, last, lambda day: overdue_on(day, history)[0], changes_on=change_days(history))
+
+
+def change_days(history: AccountHistory) -> set[date]:
+    """The days ``overdue_on`` can change: the day after a statement's due date, a payment's or
+    credit's effective date, or a cash CAD's release (its rule compares each with ``< day``)."""
+    one = timedelta(days=1)
+    return ({s.due_date + one for s in history.statements} | {r.effective_date + one for r in history.reductions}
+            | {c.release_date + one for c in history.cash_charges})
 
 
 def late_payment_penalty(statement: PastStatement, history: AccountHistory) -> Decimal:

@@ -109,18 +109,27 @@ def interest_between(amount: Decimal, *, payable_on: date, paid_on: date) -> Acc
     return accrue([(payable_on + timedelta(days=1), paid_on, to_decimal(amount))])
 
 
-def accrue_daily(first: date, last: date, balance_on: Callable[[date], Decimal]) -> Accrual:
+def accrue_daily(first: date, last: date, balance_on: Callable[[date], Decimal],
+                 changes_on: Iterable[date] | None = None) -> Accrual:
     """Interest for the days ``first..last`` on ``balance_on(day)``, the balance outstanding at
-    the start of each day (runs of equal balances are grouped)."""
+    the start of each day (runs of equal balances are grouped).
+
+    ``changes_on``: when the caller knows the only days the balance can change, ``balance_on`` is
+    asked on ``first`` and those days only (the billing cycle: a handful of calls per account
+    instead of one per day); the result is the same.
+    """
+    if changes_on is None:
+        days = [first + timedelta(days=n) for n in range((last - first).days + 1)]
+    else:
+        days = [first, *sorted({d for d in changes_on if first < d <= last})]
     runs: list[tuple[date, date, Decimal]] = []
-    day = first
-    while day <= last:
+    for n, day in enumerate(days):
+        end = days[n + 1] - timedelta(days=1) if n + 1 < len(days) else last
         balance = balance_on(day)
         if runs and runs[-1][2] == balance:
-            runs[-1] = (runs[-1][0], day, balance)
+            runs[-1] = (runs[-1][0], end, balance)
         else:
-            runs.append((day, day, balance))
-        day += timedelta(days=1)
+            runs.append((day, end, balance))
     return accrue(runs)
 
 

@@ -149,3 +149,28 @@ def test_migration_waiver_leaves_admin_edited_rows_alone(nine_percent):
     InterestRate.objects.create(effective_from=date(2025, 7, 1), annual_rate=D("0.08"), note="Set by an admin")
     run_migration_function("billing", "0006_interest_rate_effective_from", "waiver")
     assert InterestRate.objects.get(effective_from=date(2025, 7, 1)).annual_rate == D("0.08")
+
+
+def test_the_cycles_change_days_give_the_same_interest_as_asking_every_day(nine_percent):
+    """The cycle asks the overdue balance only on the days it can change (``overdue.change_days``);
+    200 generated histories (statements, part payments, credits, cash CADs, a rate change
+    mid-period) must give the same pieces as asking every day."""
+    import random
+    from datetime import timedelta
+
+    from billing.ledger.interest import accrue_daily
+
+    InterestRate.objects.create(effective_from=date(2026, 4, 3), annual_rate=D("0.10"))
+    rng = random.Random(2026)
+    first, last = date(2026, 3, 18), date(2026, 4, 17)
+    for _case in range(200):
+        statements = [overdue.PastStatement(p, payment_due_date(p), D(rng.randrange(1, 900_000)) / 100)
+                      for p in (date(2026, 2, 17), date(2026, 3, 17)) if rng.random() < 0.8]
+        reductions = [overdue.Reduction(rng.choice([date(2026, 3, 17), date(2026, 4, 17)]),
+                                        first + timedelta(days=rng.randrange(-5, 31)), D(rng.randrange(1, 500_000)) / 100)
+                      for _ in range(rng.randrange(0, 4))]
+        cash = [overdue.CashCharge(date(2026, 4, 17), first + timedelta(days=rng.randrange(0, 31)),
+                                   D(rng.randrange(1, 300_000)) / 100) for _ in range(rng.randrange(0, 2))]
+        history = overdue.AccountHistory(statements, reductions, cash)
+        every_day = accrue_daily(first, last, lambda day, h=history: overdue.overdue_on(day, h)[0])
+        assert overdue.period_interest(first, last, history) == every_day
