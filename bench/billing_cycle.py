@@ -6,8 +6,8 @@
 For each size N (accounts), in a database of its own (copied from a migrated template):
 - data: N importers (the ORM's bulk load, ``declarations.load``), then ``--months`` months of ledger
   rows written straight with SQL (``generate_series``; the ORM is far too slow at national size):
-  per account a heavy-tailed monthly CAD count (log-normal, median ``--cads-per-month`` × 0.8, mean ≈
-  ``--cads-per-month``, a few accounts with thousands), ~3% of CADs corrected in the importer's favour,
+  per account a heavy-tailed monthly CAD count (log-normal, sigma 0.8, and 1 account in 1,000 150 times
+  bigger: mean ≈ ``--cads-per-month``, median ≈ 0.63 × it, the largest accounts thousands a month), ~3% of CADs corrected in the importer's favour,
   and one payment a month covering 97% of the month before (so interest and penalties are due);
 - **first month**: no statement exists; the cycle for the latest issued period must sum every account's
   history for the opening balance;
@@ -100,12 +100,14 @@ def generate(accounts: int, months: int, cads_per_month: float, last_period: dat
     rows = [(p, calendar.period_start(p), calendar.previous_period(p), calendar.payment_due_date(calendar.previous_period(p)))
             for p in periods]
     values = ", ".join(["(CAST(%s AS DATE), CAST(%s AS DATE), CAST(%s AS DATE), CAST(%s AS DATE))"] * len(rows))
-    # Log-normal monthly counts: median m, sigma 0.8 -> mean m·e^0.32; m chosen so the mean is the target.
-    median = cads_per_month / 1.377
+    # Log-normal monthly counts (median m, sigma 0.8: mean m·e^0.32), 1 account in 1,000 150× bigger
+    # (mean × 1.149); m chosen so the mean is the target.
+    median = cads_per_month / (1.377 * 1.149)
     with transaction.atomic(), connection.cursor() as c:
         c.execute("SELECT setseed(%s)", [seed])
         c.execute("CREATE TEMP TABLE bench_weight AS SELECT id, LEAST(10000, GREATEST(1, "
-                  "%s * exp(0.8 * sqrt(-2 * ln(1 - random())) * cos(2 * pi() * random())))) AS w "
+                  "%s * exp(0.8 * sqrt(-2 * ln(1 - random())) * cos(2 * pi() * random()))"
+                  " * CASE WHEN random() < 0.001 THEN 150 ELSE 1 END)) AS w "
                   "FROM accounts_programaccount", [median])
         c.execute(f"CREATE TEMP TABLE bench_period (period_end, period_start, previous, previous_due) AS VALUES {values}",
                   [v for r in rows for v in r])
@@ -125,30 +127,37 @@ def generate(accounts: int, months: int, cads_per_month: float, last_period: dat
                           p.period_start + (g % 28) AS day
              ) x
         """)
-        # One payment a month, on the previous statement's due date, of 97% of that period's charges.
+        # One payment a month, on the previous statement's due date: in full for 9 accounts in 10,
+        # 90% of that period's charges for every 10th (so interest and penalties are due there).
         c.execute("""
             INSERT INTO billing_ledgerentry
                 (program_account_id, kind, amount, duty, sima, excise_duty, excise_tax, gst, other,
                  effective_date, billing_period, reference, description, idempotency_key, created_at)
-            SELECT l.program_account_id, 'payment', -round(0.97 * SUM(l.amount), 2), 0, 0, 0, 0, 0,
-                   -round(0.97 * SUM(l.amount), 2), p.previous_due, p.period_end, 'PAY', '',
+            SELECT l.program_account_id, 'payment', -round(x.share * SUM(l.amount), 2), 0, 0, 0, 0, 0,
+                   -round(x.share * SUM(l.amount), 2), p.previous_due, p.period_end, 'PAY', '',
                    'bench-pay:' || l.program_account_id || ':' || p.period_end, now()
               FROM bench_period p
               JOIN billing_ledgerentry l ON l.billing_period = p.previous
-             GROUP BY l.program_account_id, p.period_end, p.previous_due
+             CROSS JOIN LATERAL (SELECT CASE WHEN l.program_account_id % 10 = 0 THEN 0.90 ELSE 1 END AS share) x
+             GROUP BY l.program_account_id, p.period_end, p.previous_due, x.share
             HAVING SUM(l.amount) > 0
         """)
     with connection.cursor() as c:
         c.execute("ANALYZE")
 
 
-def counts(period: date) -> tuple[int, int, int]:
+def counts(period: date) -> tuple[int, int, int, str]:
+    """Accounts, the period's ledger rows, all ledger rows, and the period's rows per account."""
     from django.db import connection
 
     with connection.cursor() as c:
         c.execute("SELECT (SELECT COUNT(*) FROM accounts_programaccount), COUNT(*) FILTER (WHERE billing_period = %s),"
                   " COUNT(*) FROM billing_ledgerentry", [period])
-        return tuple(c.fetchone())
+        accounts, month_rows, ledger_rows = c.fetchone()
+        c.execute("SELECT percentile_disc(0.5) WITHIN GROUP (ORDER BY n), MAX(n) FROM (SELECT COUNT(*) AS n "
+                  "FROM billing_ledgerentry WHERE billing_period = %s GROUP BY program_account_id) x", [period])
+        median, largest = c.fetchone()
+    return accounts, month_rows, ledger_rows, f"rows per account in the period: median {median}, max {largest:,}"
 
 
 def floor_select_sql() -> str:
@@ -334,9 +343,9 @@ def main() -> None:
         fresh_database()
         t = time.monotonic()
         generate(size, args.months, args.cads_per_month, period)
-        accounts, month_rows, ledger_rows = counts(period)
+        accounts, month_rows, ledger_rows, shape = counts(period)
         print(f"\n=== {accounts:,} accounts, {month_rows:,} ledger rows in the period, {ledger_rows:,} in all "
-              f"({args.months} months; generated in {time.monotonic() - t:.0f} s)", flush=True)
+              f"({args.months} months; generated in {time.monotonic() - t:.0f} s); {shape}", flush=True)
         redis.Redis.from_url(REDIS).flushdb()
         procs = start_workers(args.workers, args.chunk_size)
         try:
