@@ -10,6 +10,8 @@ urlpatterns = [
     path("statements/<int:pk>/pdf/", views.statement_pdf, name="billing-statement-pdf"),
     path("statements/<int:pk>/csv/", views.statement_csv, name="billing-statement-csv"),
     path("statements/<int:pk>/reconcile/", views.statement_reconcile, name="billing-statement-reconcile"),
+    path("statements/<int:pk>/reconcile/<int:saved_pk>/pdf/", views.statement_reconcile_pdf,
+         name="billing-statement-reconcile-pdf"),
     path("transactions/", views.transactions, name="billing-transactions"),
     path("transactions/csv/", views.transactions_csv, name="billing-transactions-csv"),
     path("payments/", views.payments, name="billing-payments"),

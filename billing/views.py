@@ -13,7 +13,7 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
 from django.db.models import QuerySet
-from django.http import Http404, HttpResponse, JsonResponse, StreamingHttpResponse
+from django.http import Http404, JsonResponse, StreamingHttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import NoReverseMatch, reverse
 from django.utils import timezone
@@ -318,20 +318,17 @@ def statement_reconcile(request, pk: int):
         except ApplicationError as exc:
             add_service_errors(form, exc)
         else:
-            if result is not None and "export" not in request.POST:
+            export = request.POST.get("export")
+            if result is not None and export in (None, "pdf"):
+                # The PDF is the pdf worker's: it renders a saved reconciliation, so save first.
                 mapping = {"number_column": data.get("number_column") or "",
                            "amount_column": data.get("amount_column") or ""}
-                reconcile.save(result, user=request.user, source=data.get("source") or "file", mapping=mapping)
+                saved = reconcile.save(result, user=request.user, source=data.get("source") or "file",
+                                       mapping=mapping)
+                if export == "pdf":
+                    return redirect("billing-statement-reconcile-pdf", pk=statement.pk, saved_pk=saved.pk)
             name = f"reconciliation-{statement.program_account.number}-{statement.period_end:%Y-%m-%d}"
-            if result is not None and request.POST.get("export") == "pdf":
-                # Rendered inline: the result depends on the uploaded list, so there is nothing to cache.
-                response = HttpResponse(pdf.render_pdf("pdf/reconciliation.html", {
-                    "statement": statement, "result": result, "groups": reconcile.pdf_groups(result)}),
-                    content_type="application/pdf")
-                response["Content-Disposition"] = f'attachment; filename="{name}.pdf"'
-                response["Cache-Control"] = "private, no-store"
-                return response
-            if result is not None and "export" in request.POST:
+            if result is not None and export:
                 return _csv_response(reconcile.csv_rows(result), f"{name}.csv")
     status = 400 if request.method == "POST" and form.errors else 200
     return render(request, "billing/statement_reconcile.html", {
@@ -339,3 +336,20 @@ def statement_reconcile(request, pk: int):
         "needs_mapping": bool(parsed and parsed.needs_mapping), "headers": parsed.headers if parsed else [],
         "cad_url_name": _cad_url_name(),
     }, status=status)
+
+
+@login_required
+@require_GET
+def statement_reconcile_pdf(request, pk: int, saved_pk: int):
+    """A saved reconciliation's PDF (the saver's own only), or the 202 page while the worker renders it."""
+    from .models import SavedReconciliation
+
+    business = get_acting_for(request)
+    statement = selectors.get_statement_for_user_or_404(request.user, business, pk)
+    saved = get_object_or_404(SavedReconciliation.objects.select_related("statement__program_account", "created_by"),
+                              pk=saved_pk, statement=statement, created_by=request.user)
+    stored = pdf_tasks.reconciliation_pdf_or_enqueue(saved)
+    if stored is None:
+        return pdf.pending_page(request, back_url=reverse("billing-statement-reconcile", args=[statement.pk]),
+                                back_label=_("Back to the reconciliation"))
+    return pdf.file_response(stored, pdf_tasks.reconciliation_filename(saved))
