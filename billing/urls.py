@@ -12,6 +12,8 @@ urlpatterns = [
     path("statements/<int:pk>/reconcile/", views.statement_reconcile, name="billing-statement-reconcile"),
     path("statements/<int:pk>/reconcile/<int:saved_pk>/pdf/", views.statement_reconcile_pdf,
          name="billing-statement-reconcile-pdf"),
+    path("accounts/<int:account_pk>/reconcile/", views.account_reconcile_latest,
+         name="billing-account-reconcile-latest"),
     path("transactions/", views.transactions, name="billing-transactions"),
     path("transactions/csv/", views.transactions_csv, name="billing-transactions-csv"),
     path("payments/", views.payments, name="billing-payments"),

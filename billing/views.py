@@ -353,3 +353,20 @@ def statement_reconcile_pdf(request, pk: int, saved_pk: int):
         return pdf.pending_page(request, back_url=reverse("billing-statement-reconcile", args=[statement.pk]),
                                 back_label=_("Back to the reconciliation"))
     return pdf.file_response(stored, pdf_tasks.reconciliation_filename(saved))
+
+
+@login_required
+@require_GET
+def account_reconcile_latest(request, account_pk: int):
+    """The broker board's "Reconcile" action: the RM account's newest statement's reconcile page.
+
+    Through the gate for the acting-for importer (another tenant's RM: 404); no statement yet: the
+    statements page, saying so."""
+    business = get_acting_for(request)
+    if not selectors.billing_accounts(request.user, business).filter(pk=account_pk).exists():
+        raise Http404
+    latest = selectors.statements_for(request.user, business).filter(program_account_id=account_pk).first()
+    if latest is None:
+        messages.info(request, _("This RM account has no statement yet."))
+        return redirect("billing-statements")
+    return redirect("billing-statement-reconcile", pk=latest.pk)

@@ -650,3 +650,30 @@ def test_reconciliation_pdf_through_the_worker(client, paid_world, importer, set
     # Another user (even one who may see the statement) never gets someone's saved reconciliation.
     login(client, importer.bam, importer)
     assert client.get(response["Location"]).status_code == 404
+
+
+# --- Entry point: the dashboard's balance panel ------------------------------------------------------------
+
+def test_dashboard_links_to_the_latest_statements_reconcile_page(client, world, importer):
+    statement = world["statement"]  # the newest statement (PERIOD) of the importer's first RM
+    url = reverse("billing-statement-reconcile", args=[statement.pk])
+    for user in (importer.bam, world["broker"].bam):  # the importer's BAM; its broker acting for it
+        with on(TODAY):
+            html = login(client, user, importer).get(reverse("dashboard")).content.decode()
+        assert f'href="{url}" id="panel-reconcile"' in html
+        assert f"Reconcile the statement of {PERIOD:%Y-%m-%d} ({statement.program_account.number})" in html
+
+
+def test_no_reconcile_link_without_the_financial_scope(client, world, importer):
+    from accounts.roles import Role
+
+    clerk_firm = factories.make_business(kind=Business.Kind.BROKER, name="Paper Only Ltd.", accounts=0)
+    bam = factories.add_member(clerk_firm, role=Role.BAM)
+    factories.make_delegation(importer, clerk_firm, valid_from=date(2025, 1, 1), financial=False)
+    with on(TODAY):
+        html = login(client, bam, importer).get(reverse("dashboard")).content.decode()
+        # Nor the board's action target: the RM is outside the gate for billing.
+        latest = client.get(reverse("billing-account-reconcile-latest", args=[world["account"].pk]))
+    assert 'id="panel-reconcile"' not in html
+    assert reverse("billing-statement-reconcile", args=[world["statement"].pk]) not in html
+    assert latest.status_code == 404
