@@ -326,7 +326,7 @@ def statement_reconcile(request, pk: int):
                 saved = reconcile.save(result, user=request.user, source=data.get("source") or "file",
                                        mapping=mapping)
                 if export == "pdf":
-                    return redirect("billing-statement-reconcile-pdf", pk=statement.pk, saved_pk=saved.pk)
+                    return redirect("billing-reconciliation-pdf", pk=saved.pk)
             name = f"reconciliation-{statement.program_account.number}-{statement.period_end:%Y-%m-%d}"
             if result is not None and export:
                 return _csv_response(reconcile.csv_rows(result), f"{name}.csv")
@@ -340,17 +340,18 @@ def statement_reconcile(request, pk: int):
 
 @login_required
 @require_GET
-def statement_reconcile_pdf(request, pk: int, saved_pk: int):
-    """A saved reconciliation's PDF (the saver's own only), or the 202 page while the worker renders it."""
+def reconciliation_pdf(request, pk: int):
+    """A saved reconciliation's PDF (the saver's own, of a statement still behind the gate for it), or
+    the 202 page while the pdf worker renders it."""
     from .models import SavedReconciliation
 
     business = get_acting_for(request)
-    statement = selectors.get_statement_for_user_or_404(request.user, business, pk)
-    saved = get_object_or_404(SavedReconciliation.objects.select_related("statement__program_account", "created_by"),
-                              pk=saved_pk, statement=statement, created_by=request.user)
+    saved = get_object_or_404(
+        SavedReconciliation.objects.select_related("statement__program_account", "created_by").filter(
+            created_by=request.user, statement__in=selectors.statements_for(request.user, business)), pk=pk)
     stored = pdf_tasks.reconciliation_pdf_or_enqueue(saved)
     if stored is None:
-        return pdf.pending_page(request, back_url=reverse("billing-statement-reconcile", args=[statement.pk]),
+        return pdf.pending_page(request, back_url=reverse("billing-statement-reconcile", args=[saved.statement_id]),
                                 back_label=_("Back to the reconciliation"))
     return pdf.file_response(stored, pdf_tasks.reconciliation_filename(saved))
 

@@ -421,7 +421,7 @@ def test_page_pdf_export(client, world, importer):
         response = client.post(url, {"source": "file", "export": "pdf",
                                      "file": SimpleUploadedFile("list.csv", the_list(world))})
     saved = SavedReconciliation.objects.get(statement=world["statement"], created_by=world["broker"].bam)
-    pdf_url = reverse("billing-statement-reconcile-pdf", args=[world["statement"].pk, saved.pk])
+    pdf_url = reverse("billing-reconciliation-pdf", args=[saved.pk])
     assert response.status_code == 302 and response["Location"] == pdf_url
     response = client.get(pdf_url)
     assert response.status_code == 200 and response["Content-Type"] == "application/pdf"
