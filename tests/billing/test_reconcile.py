@@ -677,3 +677,22 @@ def test_no_reconcile_link_without_the_financial_scope(client, world, importer):
     assert 'id="panel-reconcile"' not in html
     assert reverse("billing-statement-reconcile", args=[world["statement"].pk]) not in html
     assert latest.status_code == 404
+
+
+def test_what_a_credit_paid_in_french(client, paid_world, importer, settings, tmp_path):
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    from tests.i18n.conftest import install_fragment
+
+    install_fragment(settings, tmp_path)
+    prev = paid_world["cads"]["prev_by_us"].transaction_number
+    login(client, paid_world["broker"].bam, importer)
+    client.cookies["django_language"] = "fr"
+    url = reverse("billing-statement-reconcile", args=[paid_world["statement"].pk])
+    with on(TODAY):
+        html = client.post(url, {"source": "file", "file": SimpleUploadedFile("l.csv", the_list(paid_world))}
+                           ).content.decode()
+        dashboard = client.get(reverse("dashboard")).content.decode()
+    assert f"a payé DDC {prev} 600,00\xa0$ le 2026-03-12" in html
+    assert "Dettes payées par ce crédit" in html
+    assert f"Rapprocher le relevé du {PERIOD:%Y-%m-%d}" in dashboard
