@@ -696,3 +696,38 @@ def test_what_a_credit_paid_in_french(client, paid_world, importer, settings, tm
     assert f"a payé DDC {prev} 600,00\xa0$ le 2026-03-12" in html
     assert "Dettes payées par ce crédit" in html
     assert f"Rapprocher le relevé du {PERIOD:%Y-%m-%d}" in dashboard
+
+
+@pytest.mark.worker
+@pytest.mark.django_db(transaction=True)
+def test_a_real_pdf_worker_renders_the_saved_reconciliation(client, importer, other_importer, broker, settings,
+                                                           tmp_path):
+    """PostgreSQL + Redis: the web process only asks (202); the pdf worker renders the saved one."""
+    import time
+
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    from billing import pdf_tasks
+    from billing.models import SavedReconciliation
+    from tests.celery_worker import real_worker
+
+    settings.CELERY_TASK_ALWAYS_EAGER = False
+    world = build_world(importer, other_importer, broker)
+    statement = world["statement"]
+    login(client, broker.bam, importer)
+    env = {"DJANGO_SETTINGS_MODULE": "tests.billing.pdf_worker_settings",
+           "PRIVATE_STORAGE_ROOT": str(settings.PRIVATE_STORAGE_ROOT)}
+    with real_worker("pdf", concurrency=1, extra_env=env), on(TODAY):
+        response = client.post(reverse("billing-statement-reconcile", args=[statement.pk]), {
+            "source": "file", "export": "pdf", "file": SimpleUploadedFile("l.csv", the_list(world))})
+        assert response.status_code == 302
+        response = client.get(response["Location"])
+        assert response.status_code == 202 and response["Retry-After"]
+        saved = SavedReconciliation.objects.get(statement=statement)
+        deadline = time.monotonic() + 60
+        while pdf_tasks.reconciliation_pdf(saved, render=False) is None:
+            assert time.monotonic() < deadline, "the pdf worker did not render the reconciliation"
+            time.sleep(0.3)
+        response = client.get(reverse("billing-reconciliation-pdf", args=[saved.pk]))
+    assert response.status_code == 200 and response["Content-Type"] == "application/pdf"
+    assert b"".join(response.streaming_content).startswith(b"%PDF-")
