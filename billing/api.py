@@ -136,7 +136,7 @@ class StatementViewSet(_GatedMixin, viewsets.ReadOnlyModelViewSet):
             "Reconcile the statement with your list (a CSV of transaction numbers and amounts) or, as a "
             "broker, with your firm's CADs for its RM and period: matched; on the statement only (who filed "
             "it); on your list only (why); amounts that differ (the CAD versions that explain it); and every "
-            "other line explained. 400 with field messages for a bad file; 422 with the file's headers when "
+            "other line explained, each credit and payment with the debts it paid (``paid``). 400 with field messages for a bad file; 422 with the file's headers when "
             "the columns must be named (number_column, amount_column). Writes nothing."
         ),
     )

@@ -20,7 +20,10 @@ def balance_panel_context(request, business, accounts) -> dict | None:
     summary = selectors.money_summary_for(request.user, business)
     if summary is None:
         return None
-    return {"summary": summary, "business": business}
+    # The "Reconcile" entry point (issue #14): the newest issued statement the user may see (one query).
+    latest = selectors.statements_for(request.user, business).only(
+        "id", "period_end", "program_account__number", "program_account__business").first()
+    return {"summary": summary, "business": business, "latest_statement": latest}
 
 
 def register_panels() -> None:

@@ -13,9 +13,10 @@ from django.utils import translation
 
 from carm_portal import outbox, pdf
 
-from .models import Statement
+from .models import SavedReconciliation, Statement
 
 STATEMENT_TEMPLATE = "pdf/statement.html"
+RECONCILIATION_TEMPLATE = "pdf/reconciliation.html"
 BASE_TEMPLATES = ("pdf/base.html",)
 
 
@@ -64,6 +65,56 @@ def render_statement(statement_id: int, language: str = "en") -> str:
     if statement is None:
         return "gone"
     stored = statement_pdf(statement, language=language)
+    return f"{'rendered' if stored.rendered else 'cached'} {stored.sha256}"
+
+
+# --- Saved reconciliations (billing/reconcile.py) ---------------------------------------------------------
+# An upload is not kept: the page saves the reconciliation first, and the worker renders that saved one
+# (``reconcile.from_saved``). A saved reconciliation never changes, so its id is its version.
+
+def reconciliation_version(saved: SavedReconciliation) -> str:
+    return f"{saved.pk}-{saved.created_at:%Y%m%d%H%M%S}"
+
+
+def reconciliation_pdf(saved: SavedReconciliation, *, render: bool = True,
+                       language: str | None = None) -> pdf.StoredPdf | None:
+    from . import reconcile
+
+    def document() -> dict:
+        result = reconcile.from_saved(saved)
+        return {"statement": saved.statement, "result": result, "groups": reconcile.pdf_groups(result)}
+
+    language = pdf.reader_language(language)
+    with translation.override(language):
+        return pdf.stored_pdf(
+            kind=pdf.language_kind("reconciliation", language), object_id=saved.pk,
+            version=reconciliation_version(saved), template_name=RECONCILIATION_TEMPLATE,
+            extra_templates=BASE_TEMPLATES, context=document, render=render,
+        )
+
+
+def reconciliation_pdf_or_enqueue(saved: SavedReconciliation) -> pdf.StoredPdf | None:
+    """The stored PDF in the reader's language, or None after asking the pdf worker (the caller says 202)."""
+    language = pdf.reader_language()
+    stored = reconciliation_pdf(saved, render=pdf.render_inline(), language=language)
+    if stored is None:
+        pdf.ask_worker_once(render_reconciliation.name, saved.pk,
+                            key=f"reconciliation:{reconciliation_version(saved)}", language=language)
+    return stored
+
+
+def reconciliation_filename(saved: SavedReconciliation) -> str:
+    statement = saved.statement
+    return f"reconciliation-{statement.program_account.number}-{statement.period_end:%Y-%m-%d}.pdf"
+
+
+@shared_task(name="billing.pdf.render_reconciliation", acks_late=True, **pdf.TASK_LIMITS)
+def render_reconciliation(saved_id: int, language: str = "en") -> str:
+    saved = (SavedReconciliation.objects.select_related("statement__program_account__business", "created_by")
+             .filter(pk=saved_id).first())
+    if saved is None:
+        return "gone"
+    stored = reconciliation_pdf(saved, language=language)
     return f"{'rendered' if stored.rendered else 'cached'} {stored.sha256}"
 
 

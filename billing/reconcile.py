@@ -12,7 +12,8 @@ CADs" for a broker — four groups:
   duties and taxes, and the period its difference was billed on).
 
 and every other line explained: the opening balance (the previous statement, its due date and
-age), credits, interest (the engine's own day ranges and rates: ``billing.overdue.period_interest``,
+age), credits and payments with the debts each paid (``register_credit_explainer``: offsetting's
+allocations, a higher layer, answer it), interest (the engine's own day ranges and rates: ``billing.overdue.period_interest``,
 the same call the cycle charges with), penalties and payments by method. The amount due is
 ``billing.summary``'s; the reconciler never suggests paying less.
 
@@ -24,9 +25,11 @@ from __future__ import annotations
 
 import re
 from collections import defaultdict
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal
+from typing import Any
 
 from django.core.exceptions import ValidationError
 from django.utils.translation import gettext as _
@@ -264,6 +267,26 @@ class InterestPiece:
     rate: Decimal
 
 
+@dataclass(frozen=True)
+class DebtPaid:
+    """(Part of) a debt a credit paid: the debt's transaction number (or its description), how much, when."""
+
+    debt_id: int | None     # None: a debt on an RM account the reader may not see
+    reference: str          # the CAD's transaction number, a CBSA invoice number, ... ("" if none)
+    description: str
+    kind: str
+    amount: Decimal
+    applied_on: date
+
+    @property
+    def label(self) -> str:
+        if self.debt_id is None:
+            return _("a debt on another RM account")
+        if self.kind in CAD_KINDS and self.reference:
+            return _("CAD %(number)s") % {"number": self.reference}
+        return self.reference or self.description or self.kind
+
+
 @dataclass
 class OtherLine:
     kind: str
@@ -273,6 +296,42 @@ class OtherLine:
     reference: str
     description: str
     detail: str = ""
+    entry_id: int | None = None
+    paid: list[DebtPaid] = field(default_factory=list)  # credits and payments: the debts they paid
+
+    @property
+    def paid_text(self) -> str:
+        """"paid: CAD 12345… $600.00 on 2026-03-31; …" in the reader's language ("" when nothing yet)."""
+        if not self.paid:
+            return ""
+        return _("paid: %(list)s") % {"list": "; ".join(
+            _("%(debt)s %(amount)s on %(date)s") % {"debt": p.label, "amount": format_money(p.amount),
+                                                   "date": p.applied_on.isoformat()} for p in self.paid)}
+
+
+# --- What each credit paid: answered by a higher layer (billing.offsetting) ----------------------------
+
+# fn(credit_entry_ids, visible_account_ids) -> {credit entry id: [DebtPaid, ...]}; ONE query whatever
+# the number of credits. ``visible_account_ids`` is a gated id queryset: a debt on an RM account
+# outside it is given without its reference (DebtPaid.debt_id None).
+CreditExplainer = Callable[[list[int], Any], dict[int, list[DebtPaid]]]
+_credit_explainers: list[CreditExplainer] = []
+
+
+def register_credit_explainer(fn: CreditExplainer) -> None:
+    """Set in an AppConfig.ready (billing.offsetting's): billing cannot import the allocations."""
+    if fn not in _credit_explainers:
+        _credit_explainers.append(fn)
+
+
+def debts_paid_by(credit_ids: list[int], visible_account_ids) -> dict[int, list[DebtPaid]]:
+    out: dict[int, list[DebtPaid]] = defaultdict(list)
+    if not credit_ids:
+        return out
+    for explainer in _credit_explainers:
+        for credit_id, paid in explainer(credit_ids, visible_account_ids).items():
+            out[credit_id].extend(paid)
+    return out
 
 
 @dataclass
@@ -326,7 +385,7 @@ def _versions(cad_ids: list[int]) -> dict[int, list[VersionInfo]]:
 
 def _other_line(entry: LedgerEntry, detail: str = "") -> OtherLine:
     return OtherLine(entry.kind, entry.get_kind_display(), entry.amount, entry.effective_date, entry.reference,
-                     entry.description, detail)
+                     entry.description, detail, entry_id=entry.pk)
 
 
 def reconcile(statement: Statement, items: list[ListItem], *, user, today: date) -> Reconciliation:
@@ -406,6 +465,7 @@ def reconcile(statement: Statement, items: list[ListItem], *, user, today: date)
 
     # --- Every other line.
     _explain_other_lines(result, entries, today=today)
+    _explain_credits(result, user)
     result.explained_total = quantize(statement.opening_balance + sum((e.amount for e in entries), ZERO))
 
     # --- What is due: billing/summary.py's figure, never less.
@@ -474,6 +534,16 @@ def _explain_other_lines(result: Reconciliation, entries: list[LedgerEntry], *, 
             accrual = overdue.period_interest(statement.period_start, statement.period_end, history)
             result.interest_pieces = [InterestPiece(p.first, p.last, p.days, p.balance, p.rate)
                                       for p in accrual.pieces]
+
+
+def _explain_credits(result: Reconciliation, user) -> None:
+    """Each credit and payment line: the debts it paid (one query for all of them)."""
+    lines = [line for line in (*result.credits, *result.payment_lines) if line.entry_id]
+    if not lines or not _credit_explainers:
+        return
+    paid = debts_paid_by([line.entry_id for line in lines], accounts_for(user, Scope.BILLING).values("id"))
+    for line in lines:
+        line.paid = paid.get(line.entry_id, [])
 
 
 def reconcile_or_error(statement: Statement, *, user, today: date, content: bytes | None = None,
@@ -556,6 +626,17 @@ def save(result: Reconciliation, *, user, source: str, mapping: dict[str, str] |
         counts=result.counts(), listed_total=result.listed_total, amount_due=result.amount_due)
 
 
+def from_saved(saved: SavedReconciliation) -> Reconciliation:
+    """The reconciliation a saved one recorded, built again (the PDF worker's input): the same list
+    (its rows' listed amounts), the same reader, the day it was saved. Statements are frozen."""
+    from django.utils import timezone
+
+    items = [ListItem(0, number, Decimal(row[1])) for number, row in sorted(saved.rows.items())
+             if row[1] is not None]
+    today = timezone.localdate(saved.created_at)
+    return reconcile(saved.statement, items, user=saved.created_by, today=today)
+
+
 # --- Export --------------------------------------------------------------------------------------------
 
 def pdf_groups(result: Reconciliation) -> list[tuple[str, list[Row]]]:
@@ -581,7 +662,11 @@ def csv_rows(result: Reconciliation):
     for group, lines in (("credit", result.credits), ("interest", result.interest), ("penalty", result.penalties),
                          ("payment", result.payment_lines), ("other_charge", result.other_charges)):
         for line in lines:
-            yield [group, line.reference, "", f"{line.amount:.2f}", "", "", "", line.detail or line.description]
+            detail = " — ".join(t for t in (line.detail or line.description, line.paid_text) if t)
+            yield [group, line.reference, "", f"{line.amount:.2f}", "", "", "", detail]
+            for p in line.paid:  # one row per debt the credit paid: its transaction number, amount, date
+                yield ["credit_paid", p.reference if p.debt_id else "", "", f"{p.amount:.2f}", "", "", "",
+                       f"{p.applied_on.isoformat()} {p.label}"]
     yield ["closing", "", "", f"{result.statement.closing_balance:.2f}", "", "", "", ""]
     yield ["amount_due", "", "", f"{result.amount_due:.2f}", "", "", "",
            result.due_date.isoformat() if result.due_date else ""]

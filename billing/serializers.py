@@ -209,6 +209,16 @@ class ReconcileRowSerializer(serializers.Serializer):
     explanation = serializers.CharField()
 
 
+class ReconcileDebtPaidSerializer(serializers.Serializer):
+    debt_id = serializers.IntegerField(allow_null=True, help_text=_(
+        "The debt's ledger entry; null for a debt on an RM account you may not see."))
+    reference = serializers.CharField(help_text=_("The debt's CAD transaction number (or other reference)."))
+    description = serializers.CharField()
+    kind = serializers.CharField()
+    amount = serializers.DecimalField(help_text=_("How much of the debt this credit paid."), **_MONEY)
+    applied_on = serializers.DateField(help_text=_("The day the credit cleared it."))
+
+
 class ReconcileLineSerializer(serializers.Serializer):
     kind = serializers.CharField()
     amount = serializers.DecimalField(**_MONEY)
@@ -216,6 +226,8 @@ class ReconcileLineSerializer(serializers.Serializer):
     reference = serializers.CharField()
     description = serializers.CharField()
     detail = serializers.CharField()
+    paid = ReconcileDebtPaidSerializer(many=True, help_text=_(
+        "Credits and payments: the debts this line paid, oldest first (empty for other lines)."))
 
 
 class ReconcileInterestSerializer(serializers.Serializer):

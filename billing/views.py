@@ -13,7 +13,7 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
 from django.db.models import QuerySet
-from django.http import Http404, HttpResponse, JsonResponse, StreamingHttpResponse
+from django.http import Http404, JsonResponse, StreamingHttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import NoReverseMatch, reverse
 from django.utils import timezone
@@ -318,20 +318,17 @@ def statement_reconcile(request, pk: int):
         except ApplicationError as exc:
             add_service_errors(form, exc)
         else:
-            if result is not None and "export" not in request.POST:
+            export = request.POST.get("export")
+            if result is not None and export in (None, "pdf"):
+                # The PDF is the pdf worker's: it renders a saved reconciliation, so save first.
                 mapping = {"number_column": data.get("number_column") or "",
                            "amount_column": data.get("amount_column") or ""}
-                reconcile.save(result, user=request.user, source=data.get("source") or "file", mapping=mapping)
+                saved = reconcile.save(result, user=request.user, source=data.get("source") or "file",
+                                       mapping=mapping)
+                if export == "pdf":
+                    return redirect("billing-reconciliation-pdf", pk=saved.pk)
             name = f"reconciliation-{statement.program_account.number}-{statement.period_end:%Y-%m-%d}"
-            if result is not None and request.POST.get("export") == "pdf":
-                # Rendered inline: the result depends on the uploaded list, so there is nothing to cache.
-                response = HttpResponse(pdf.render_pdf("pdf/reconciliation.html", {
-                    "statement": statement, "result": result, "groups": reconcile.pdf_groups(result)}),
-                    content_type="application/pdf")
-                response["Content-Disposition"] = f'attachment; filename="{name}.pdf"'
-                response["Cache-Control"] = "private, no-store"
-                return response
-            if result is not None and "export" in request.POST:
+            if result is not None and export:
                 return _csv_response(reconcile.csv_rows(result), f"{name}.csv")
     status = 400 if request.method == "POST" and form.errors else 200
     return render(request, "billing/statement_reconcile.html", {
@@ -339,3 +336,38 @@ def statement_reconcile(request, pk: int):
         "needs_mapping": bool(parsed and parsed.needs_mapping), "headers": parsed.headers if parsed else [],
         "cad_url_name": _cad_url_name(),
     }, status=status)
+
+
+@login_required
+@require_GET
+def reconciliation_pdf(request, pk: int):
+    """A saved reconciliation's PDF (the saver's own, of a statement still behind the gate for it), or
+    the 202 page while the pdf worker renders it."""
+    from .models import SavedReconciliation
+
+    business = get_acting_for(request)
+    saved = get_object_or_404(
+        SavedReconciliation.objects.select_related("statement__program_account", "created_by").filter(
+            created_by=request.user, statement__in=selectors.statements_for(request.user, business)), pk=pk)
+    stored = pdf_tasks.reconciliation_pdf_or_enqueue(saved)
+    if stored is None:
+        return pdf.pending_page(request, back_url=reverse("billing-statement-reconcile", args=[saved.statement_id]),
+                                back_label=_("Back to the reconciliation"))
+    return pdf.file_response(stored, pdf_tasks.reconciliation_filename(saved))
+
+
+@login_required
+@require_GET
+def account_reconcile_latest(request, account_pk: int):
+    """The broker board's "Reconcile" action: the RM account's newest statement's reconcile page.
+
+    Through the gate for the acting-for importer (another tenant's RM: 404); no statement yet: the
+    statements page, saying so."""
+    business = get_acting_for(request)
+    if not selectors.billing_accounts(request.user, business).filter(pk=account_pk).exists():
+        raise Http404
+    latest = selectors.statements_for(request.user, business).filter(program_account_id=account_pk).first()
+    if latest is None:
+        messages.info(request, _("This RM account has no statement yet."))
+        return redirect("billing-statements")
+    return redirect("billing-statement-reconcile", pk=latest.pk)

@@ -108,6 +108,8 @@ ROUTES: dict[str, Route] = {
     # billing
     "billing-statements": L, "billing-statement-detail": _o("statement"), "billing-statement-pdf": _o("statement"),
     "billing-statement-csv": _o("statement"), "billing-statement-reconcile": _o("statement"),
+    "billing-reconciliation-pdf": _o("saved_reconciliation"),
+    "billing-account-reconcile-latest": Route("object", "program_account", key="account_pk"),
     "billing-transactions": L, "billing-transactions-csv": L,
     "billing-payments": L, "billing-ops": OFF, "billing-ops-progress": OFF,
     "billing-ops-retry": _off("billing_run"),
@@ -240,7 +242,7 @@ def _tenant(tag: str, pa, bam, amount: str, officer, n: int) -> dict:
         StatementOfAdjustment,
     )
     from billing.ledger.models import LedgerEntry
-    from billing.models import BillingRun, DailyNotice, Payment, Statement
+    from billing.models import BillingRun, DailyNotice, Payment, SavedReconciliation, Statement
     from billing.offsetting.models import Allocation, Refund
     from billing.rpp.models import (
         Bond,
@@ -267,6 +269,8 @@ def _tenant(tag: str, pa, bam, amount: str, officer, n: int) -> dict:
                                                 applied_on=date(2025, 10, 2))
     o["statement"] = Statement.objects.create(program_account=pa, period_end=PERIOD, period_start=date(2025, 9, 18),
                                               due_date=date(2025, 10, 31), issued_on=date(2025, 10, 25))
+    o["saved_reconciliation"] = SavedReconciliation.objects.create(
+        statement=o["statement"], created_by=bam, rows={f"9{n:013d}": ["matched", amount, amount]})
     o["daily_notice"] = DailyNotice.objects.create(program_account=pa, day=date(2025, 10, 1))
     o["refund"] = Refund.objects.create(program_account=pa, payee=business, amount=Decimal(amount),
                                         reason=f"{tag}-REFUND")

@@ -11,9 +11,13 @@ class OffsettingConfig(AppConfig):
 
     def ready(self) -> None:
         from accounts.dashboard import register_panel
+        from billing.reconcile import register_credit_explainer
 
+        from .explain import debts_paid
         from .panel import panel_context
 
         # No ledger signal: each posting service that writes a credit asks for offsetting itself
         # (``carm_portal.outbox.request_offsets``, recorded with the credit, sent after the commit).
         register_panel("offsetting", "offsetting/_panel.html", panel_context, order=40)
+        # The statement reconciler says which debts each credit paid (billing cannot import Allocation).
+        register_credit_explainer(debts_paid)

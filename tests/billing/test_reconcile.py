@@ -88,9 +88,9 @@ def world(importer, other_importer, broker):
     return build_world(importer, other_importer, broker)
 
 
-def build_world(importer, other_importer, broker):
+def build_world(importer, other_importer, broker, *, appeal_credit: bool = False):
     """The worked case: a carried-over debt, a CAD by another broker, a corrected CAD, interest, a partial
-    credit and a cheque payment."""
+    credit and a cheque payment (``appeal_credit``: and a 700.00 appeal-decision credit)."""
     other_broker = factories.make_business(kind=Business.Kind.BROKER, name="Other Customs Ltd.", accounts=0)
     factories.make_delegation(importer, broker, valid_from=date(2025, 1, 1))
     account, second = importer.program_accounts.order_by("number")
@@ -118,6 +118,12 @@ def build_world(importer, other_importer, broker):
                           idempotency_key="recon:offset")
     with on(date(2026, 3, 10)):
         payment_record(importer.bam, account, Payment.Method.CHEQUE, "CHQ-1", D("400.00"), date(2026, 3, 10))
+    if appeal_credit:
+        with on(PERIOD - timedelta(days=5)):
+            ledger.post_entry(program_account=account, kind=K.APPEAL_DECISION, amount=D("-700.00"),
+                              effective_date=PERIOD - timedelta(days=5), billing_period=PERIOD,
+                              reference="SOA-9", description="Appeal decision SOA-9",
+                              idempotency_key="recon:appeal-credit")
     with on(PERIOD + timedelta(days=1)):
         statement = close_statement(account, PERIOD)
     return {"account": account, "second": second, "statement": statement, "cads": cads,
@@ -405,14 +411,21 @@ def test_a_second_look_shows_what_changed(client, world, importer):
 
 
 def test_page_pdf_export(client, world, importer):
+    """Saved first, then the saved one's PDF (rendered at once in the eager demo/tests)."""
     from django.core.files.uploadedfile import SimpleUploadedFile
+
+    from billing.models import SavedReconciliation
     login(client, world["broker"].bam, importer)
     url = reverse("billing-statement-reconcile", args=[world["statement"].pk])
     with on(TODAY):
         response = client.post(url, {"source": "file", "export": "pdf",
                                      "file": SimpleUploadedFile("list.csv", the_list(world))})
+    saved = SavedReconciliation.objects.get(statement=world["statement"], created_by=world["broker"].bam)
+    pdf_url = reverse("billing-reconciliation-pdf", args=[saved.pk])
+    assert response.status_code == 302 and response["Location"] == pdf_url
+    response = client.get(pdf_url)
     assert response.status_code == 200 and response["Content-Type"] == "application/pdf"
-    assert response.content.startswith(b"%PDF")
+    assert b"".join(response.streaming_content).startswith(b"%PDF")
 
 
 def xlsx(rows) -> bytes:
@@ -473,3 +486,248 @@ def test_the_column_mapping_is_remembered_per_user(client, world, importer):
     assert 'value="Ref"' in page and 'value="Dollars"' in page
     login(client, importer.bam, importer)  # another user: nothing remembered
     assert 'value="Ref"' not in client.get(url).content.decode()
+
+
+# --- What each credit paid (billing.offsetting answers through reconcile.register_credit_explainer) ---------
+
+@pytest.fixture
+def paid_world(importer, other_importer, broker):
+    """The worked case with an appeal-decision credit of 700.00 that paid 600.00 of the carried-over CAD
+    (1000.00) and 100.00 of this period's CAD by us; the cheque paid the other 400.00 of the carried-over CAD."""
+    from billing.offsetting.models import Allocation
+
+    world = build_world(importer, other_importer, broker, appeal_credit=True)
+    account = world["account"]
+    c = world["cads"]
+    debt_prev = LedgerEntry.objects.get(program_account=account, reference=c["prev_by_us"].transaction_number)
+    debt_ours = LedgerEntry.objects.get(program_account=account, reference=c["ours"].transaction_number)
+    credit = LedgerEntry.objects.get(program_account=account, reference="SOA-9")
+    cheque = Payment.objects.get(reference="CHQ-1").ledger_entry
+    Allocation.objects.create(credit=credit, debt=debt_prev, amount=D("600.00"), applied_on=date(2026, 3, 12),
+                              method=Allocation.Method.MANUAL)
+    Allocation.objects.create(credit=credit, debt=debt_ours, amount=D("100.00"), applied_on=date(2026, 3, 13),
+                              method=Allocation.Method.MANUAL)
+    Allocation.objects.create(credit=cheque, debt=debt_prev, amount=D("400.00"), applied_on=date(2026, 3, 10))
+    world.update(credit=credit, cheque=cheque, debt_prev=debt_prev, debt_ours=debt_ours)
+    return world
+
+
+def test_each_credit_says_which_debts_it_paid(paid_world):
+    c = paid_world["cads"]
+    prev, ours = c["prev_by_us"].transaction_number, c["ours"].transaction_number
+    result = run(paid_world, the_list(paid_world))
+    assert result.reconciles
+    appeal = next(line for line in result.credits if line.reference == "SOA-9")
+    assert appeal.amount == D("-700.00")
+    assert [(p.debt_id, p.reference, p.amount, p.applied_on) for p in appeal.paid] == [
+        (paid_world["debt_prev"].pk, prev, D("600.00"), date(2026, 3, 12)),
+        (paid_world["debt_ours"].pk, ours, D("100.00"), date(2026, 3, 13))]
+    assert appeal.paid_text == f"paid: CAD {prev} $600.00 on 2026-03-12; CAD {ours} $100.00 on 2026-03-13"
+    offset = next(line for line in result.credits if line.kind == K.OFFSET)
+    assert offset.paid == []  # an offset entry is a transfer, never a credit that pays
+    [cheque] = result.payment_lines
+    assert [(p.reference, p.amount) for p in cheque.paid] == [(prev, D("400.00"))]
+
+
+def test_a_debt_on_an_rm_the_reader_may_not_see_is_not_named(paid_world, importer):
+    """A credit that paid another RM's debt (auto_business): the amount and day, not the transaction number."""
+    from billing.offsetting.models import Allocation
+
+    second = paid_world["second"]
+    hidden = LedgerEntry.objects.get(program_account=second, reference=paid_world["cads"]["second_rm"].transaction_number)
+    Allocation.objects.create(credit=paid_world["cheque"], debt=hidden, amount=D("60.00"),
+                              applied_on=date(2026, 3, 11))
+    result = run(paid_world, the_list(paid_world))  # the broker sees both RMs (whole-business delegation)
+    [cheque] = result.payment_lines
+    assert [p.reference for p in cheque.paid] == [paid_world["cads"]["prev_by_us"].transaction_number,
+                                                  paid_world["cads"]["second_rm"].transaction_number]
+    from billing.offsetting.explain import debts_paid
+    only_first = debts_paid([paid_world["cheque"].pk], [paid_world["account"].pk])
+    assert [(p.debt_id, p.reference, p.amount) for p in only_first[paid_world["cheque"].pk]] == [
+        (paid_world["debt_prev"].pk, paid_world["cads"]["prev_by_us"].transaction_number, D("400.00")),
+        (None, "", D("60.00"))]
+    assert only_first[paid_world["cheque"].pk][1].label == "a debt on another RM account"
+
+
+def test_page_api_and_csv_say_what_each_credit_paid(client, paid_world, importer):
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    c = paid_world["cads"]
+    prev, ours = c["prev_by_us"].transaction_number, c["ours"].transaction_number
+    statement = paid_world["statement"]
+    login(client, paid_world["broker"].bam, importer)
+    url = reverse("billing-statement-reconcile", args=[statement.pk])
+    with on(TODAY):
+        html = client.post(url, {"source": "file", "file": SimpleUploadedFile("l.csv", the_list(paid_world))}
+                           ).content.decode()
+    assert f"paid CAD {prev} $600.00 on 2026-03-12" in html
+    assert f"paid CAD {ours} $100.00 on 2026-03-13" in html
+    assert f"paid CAD {prev} $400.00 on 2026-03-10" in html  # the cheque
+    with on(TODAY):
+        response = client.post(url, {"source": "file", "export": "csv",
+                                     "file": SimpleUploadedFile("l.csv", the_list(paid_world))})
+    rows = [line.split(",") for line in b"".join(response.streaming_content).decode().splitlines()]
+    credit_at = next(i for i, r in enumerate(rows) if r[0] == "credit" and r[1] == "SOA-9")
+    assert rows[credit_at + 1][:4] == ["credit_paid", prev, "", "600.00"]
+    assert rows[credit_at + 2][:4] == ["credit_paid", ours, "", "100.00"]
+    assert rows[credit_at + 1][7] == f"2026-03-12 CAD {prev}"
+    api = reverse("api-statement-reconcile", args=[statement.pk])
+    with on(TODAY):
+        data = client.post(api, {"file": SimpleUploadedFile("l.csv", the_list(paid_world))}).json()
+    appeal = next(line for line in data["credits"] if line["reference"] == "SOA-9")
+    assert appeal["paid"] == [
+        {"debt_id": paid_world["debt_prev"].pk, "reference": prev, "description": "", "kind": "cad_charge",
+         "amount": "600.00", "applied_on": "2026-03-12"},
+        {"debt_id": paid_world["debt_ours"].pk, "reference": ours, "description": "", "kind": "cad_charge",
+         "amount": "100.00", "applied_on": "2026-03-13"}]
+    assert [p["amount"] for p in data["payment_lines"][0]["paid"]] == ["400.00"]
+
+
+def test_query_count_does_not_grow_with_the_credits(paid_world):
+    from billing.offsetting.models import Allocation
+
+    def count() -> int:
+        content = the_list(paid_world)
+        with CaptureQueriesContext(connection) as ctx:
+            run(paid_world, content)
+        return len(ctx.captured_queries)
+
+    count()
+    before = count()
+    account = paid_world["account"]
+    # Straight into the statement's period (the bulk loader does not move entries to the open period).
+    ledger.post_entries_bulk([ledger.build_entry(
+        program_account=account, kind=K.APPEAL_DECISION, amount=D("-1.00"), effective_date=PERIOD - timedelta(days=4),
+        billing_period=PERIOD, reference=f"SOA-X{i}", idempotency_key=f"recon:many:{i}") for i in range(10)])
+    for credit in LedgerEntry.objects.filter(reference__startswith="SOA-X"):
+        Allocation.objects.create(credit=credit, debt=paid_world["debt_ours"], amount=D("1.00"),
+                                  applied_on=PERIOD - timedelta(days=4))
+    after = count()  # the same statement: its lines are the ledger's, now 10 more credits
+    result = run(paid_world, the_list(paid_world))
+    assert sum(1 for line in result.credits if line.paid) == 11
+    assert after == before
+
+
+def test_reconciliation_pdf_through_the_worker(client, paid_world, importer, settings, tmp_path,
+                                               django_capture_on_commit_callbacks):
+    """No eager rendering: the page answers 202 and asks the pdf worker once; the task renders the saved
+    reconciliation (credits and what they paid included); then the page serves the file."""
+    import subprocess
+
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    from billing import pdf_tasks
+    from billing.models import SavedReconciliation
+    from carm_portal.models import OutboxItem
+    from tests.billing.test_pdf import poppler
+
+    settings.CELERY_TASK_ALWAYS_EAGER = False
+    statement = paid_world["statement"]
+    login(client, paid_world["broker"].bam, importer)
+    url = reverse("billing-statement-reconcile", args=[statement.pk])
+    with on(TODAY):
+        response = client.post(url, {"source": "file", "export": "pdf",
+                                     "file": SimpleUploadedFile("l.csv", the_list(paid_world))})
+    saved = SavedReconciliation.objects.get(statement=statement)
+    assert response.status_code == 302
+    with django_capture_on_commit_callbacks(execute=False):
+        first = client.get(response["Location"])
+        again = client.get(response["Location"])
+    assert first.status_code == 202 and first["Retry-After"] and again.status_code == 202
+    assert OutboxItem.objects.filter(task="billing.pdf.render_reconciliation", args=[saved.pk]).count() == 1
+    assert pdf_tasks.render_reconciliation.run(saved.pk).startswith("rendered ")  # what the worker runs
+    assert pdf_tasks.render_reconciliation.run(saved.pk).startswith("cached ")
+    assert pdf_tasks.render_reconciliation.run(10**9) == "gone"
+    served = client.get(response["Location"])
+    assert served.status_code == 200 and served["Content-Type"] == "application/pdf"
+    data = b"".join(served.streaming_content)
+    (tmp_path / "r.pdf").write_bytes(data)
+    text = subprocess.run([poppler("pdftotext"), str(tmp_path / "r.pdf"), "-"], check=True, capture_output=True,
+                          text=True).stdout
+    text = " ".join(text.split())
+    prev = paid_world["cads"]["prev_by_us"].transaction_number
+    assert f"paid CAD {prev} $600.00 on 2026-03-12" in text
+    # Another user (even one who may see the statement) never gets someone's saved reconciliation.
+    login(client, importer.bam, importer)
+    assert client.get(response["Location"]).status_code == 404
+
+
+# --- Entry point: the dashboard's balance panel ------------------------------------------------------------
+
+def test_dashboard_links_to_the_latest_statements_reconcile_page(client, world, importer):
+    statement = world["statement"]  # the newest statement (PERIOD) of the importer's first RM
+    url = reverse("billing-statement-reconcile", args=[statement.pk])
+    for user in (importer.bam, world["broker"].bam):  # the importer's BAM; its broker acting for it
+        with on(TODAY):
+            html = login(client, user, importer).get(reverse("dashboard")).content.decode()
+        assert f'href="{url}" id="panel-reconcile"' in html
+        assert f"Reconcile the statement of {PERIOD:%Y-%m-%d} ({statement.program_account.number})" in html
+
+
+def test_no_reconcile_link_without_the_financial_scope(client, world, importer):
+    from accounts.roles import Role
+
+    clerk_firm = factories.make_business(kind=Business.Kind.BROKER, name="Paper Only Ltd.", accounts=0)
+    bam = factories.add_member(clerk_firm, role=Role.BAM)
+    factories.make_delegation(importer, clerk_firm, valid_from=date(2025, 1, 1), financial=False)
+    with on(TODAY):
+        html = login(client, bam, importer).get(reverse("dashboard")).content.decode()
+        # Nor the board's action target: the RM is outside the gate for billing.
+        latest = client.get(reverse("billing-account-reconcile-latest", args=[world["account"].pk]))
+    assert 'id="panel-reconcile"' not in html
+    assert reverse("billing-statement-reconcile", args=[world["statement"].pk]) not in html
+    assert latest.status_code == 404
+
+
+def test_what_a_credit_paid_in_french(client, paid_world, importer, settings, tmp_path):
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    from tests.i18n.conftest import install_fragment
+
+    install_fragment(settings, tmp_path)
+    prev = paid_world["cads"]["prev_by_us"].transaction_number
+    login(client, paid_world["broker"].bam, importer)
+    client.cookies["django_language"] = "fr"
+    url = reverse("billing-statement-reconcile", args=[paid_world["statement"].pk])
+    with on(TODAY):
+        html = client.post(url, {"source": "file", "file": SimpleUploadedFile("l.csv", the_list(paid_world))}
+                           ).content.decode()
+        dashboard = client.get(reverse("dashboard")).content.decode()
+    assert f"a payé DDC {prev} 600,00\xa0$ le 2026-03-12" in html
+    assert "Dettes payées par ce crédit" in html
+    assert f"Rapprocher le relevé du {PERIOD:%Y-%m-%d}" in dashboard
+
+
+@pytest.mark.worker
+@pytest.mark.django_db(transaction=True)
+def test_a_real_pdf_worker_renders_the_saved_reconciliation(client, importer, other_importer, broker, settings,
+                                                           tmp_path):
+    """PostgreSQL + Redis: the web process only asks (202); the pdf worker renders the saved one."""
+    import time
+
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    from billing import pdf_tasks
+    from billing.models import SavedReconciliation
+    from tests.celery_worker import real_worker
+
+    settings.CELERY_TASK_ALWAYS_EAGER = False
+    world = build_world(importer, other_importer, broker)
+    statement = world["statement"]
+    login(client, broker.bam, importer)
+    env = {"DJANGO_SETTINGS_MODULE": "tests.billing.pdf_worker_settings",
+           "PRIVATE_STORAGE_ROOT": str(settings.PRIVATE_STORAGE_ROOT)}
+    with real_worker("pdf", concurrency=1, extra_env=env), on(TODAY):
+        response = client.post(reverse("billing-statement-reconcile", args=[statement.pk]), {
+            "source": "file", "export": "pdf", "file": SimpleUploadedFile("l.csv", the_list(world))})
+        assert response.status_code == 302
+        response = client.get(response["Location"])
+        assert response.status_code == 202 and response["Retry-After"]
+        saved = SavedReconciliation.objects.get(statement=statement)
+        deadline = time.monotonic() + 60
+        while pdf_tasks.reconciliation_pdf(saved, render=False) is None:
+            assert time.monotonic() < deadline, "the pdf worker did not render the reconciliation"
+            time.sleep(0.3)
+        response = client.get(reverse("billing-reconciliation-pdf", args=[saved.pk]))
+    assert response.status_code == 200 and response["Content-Type"] == "application/pdf"
+    assert b"".join(response.streaming_content).startswith(b"%PDF-")

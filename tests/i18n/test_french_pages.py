@@ -38,6 +38,8 @@ SKIP_ROUTES = {
     "logout", "set_language", "billing-statement-pdf", "billing-cad-pdf", "billing-statement-csv",
     "billing-transactions-csv", "appeals:letter", "appeals:document", "cad_upload_progress",
     "schema", "api-docs", "api-redoc", "healthz", "readyz",
+    "billing-reconciliation-pdf",  # a PDF, reached after a POST (the reconcile page's export)
+    "billing-account-reconcile-latest",  # a redirect to the newest statement's reconcile page
 }
 
 DOLLAR_BEFORE_DIGIT = re.compile(r"\$-?\d")
