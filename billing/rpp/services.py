@@ -49,6 +49,7 @@ from accounts.models import Business, Membership, ProgramAccount, User
 from accounts.roles import Role
 from billing.ledger.models import DUTIES_AND_TAXES_FIELDS, LedgerEntry
 from billing.ledger.services import post_entry
+from billing.ledger.texts import Text
 from carm_portal import calendar, outbox
 from carm_portal.conf import carm
 from carm_portal.exceptions import ApplicationError
@@ -632,7 +633,7 @@ def cash_deposit_record(
     entry = post_entry(
         program_account=program_account, kind=LedgerEntry.Kind.SECURITY_DEPOSIT, effective_date=received_date,
         idempotency_key=f"rpp:cash-deposit:{deposit.pk}", amount=-amount, source=deposit,
-        reference=reference or f"RPP-{deposit.pk}", description=_("RPP cash security deposit"), created_by=actor,
+        reference=reference or f"RPP-{deposit.pk}", description=Text("rpp_cash_deposit"), created_by=actor,
     )
     deposit.ledger_entry = entry
     deposit.save(update_fields=["ledger_entry"])
