@@ -69,7 +69,7 @@ def send_reminders(today: date | None = None) -> int:
             # Each recipient reads the reminder in their own language.
             for language, emails in by_language(recipients).items():
                 with translation.override(language):
-                    send_mail(_("CARM Portal: appeal deadline reminder"), notice_message(notice),
+                    send_mail(_("CARM Portal: appeal deadline reminder"), notice_message(notice, today),
                               settings.DEFAULT_FROM_EMAIL, emails, fail_silently=True)
             sent += 1
     return sent
