@@ -93,10 +93,14 @@ def backfill(apps, schema_editor):
         return
     with connection.cursor() as cursor:
         if postgres:
+            # ALTER TABLE refuses while deferred foreign-key checks of rows written earlier in this
+            # transaction are pending: run them now (they are deferred again after).
+            cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")
             cursor.execute(f"ALTER TABLE billing_ledgerentry DISABLE TRIGGER {TRIGGER}")
         LedgerEntry.objects.bulk_update(changed, ["description_code", "description_params"], batch_size=1000)
         if postgres:
             cursor.execute(f"ALTER TABLE billing_ledgerentry ENABLE TRIGGER {TRIGGER}")
+            cursor.execute("SET CONSTRAINTS ALL DEFERRED")
 
 
 class Migration(migrations.Migration):
