@@ -22,12 +22,13 @@ LABELS = {
 }
 
 
-def notice_message(notice) -> str:
-    """The reminder as the job wrote it, in the active language (days left counted from the day it was sent)."""
+def notice_message(notice, sent_on=None) -> str:
+    """The reminder as the job wrote it, in the active language (days left counted from the day it
+    was sent: ``sent_on``, the job's day, else the day it was created)."""
     label = LABELS.get(notice.deadline_kind)
     if label is None:
         return notice.message
-    sent_on = timezone.localdate(notice.created_at)
+    sent_on = sent_on or timezone.localdate(notice.created_at)
     return _("Appeal %(id)s (%(rm)s): %(label)s on %(date)s, %(left)s.") % {
         "id": notice.appeal_id, "rm": notice.appeal.program_account.number, "label": label(),
         "date": notice.deadline.isoformat(), "left": deadlines.days_left_text(notice.deadline, sent_on),

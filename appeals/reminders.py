@@ -12,14 +12,16 @@ from datetime import date
 from django.conf import settings
 from django.core.mail import send_mail
 from django.db import IntegrityError, transaction
-from django.utils import timezone
+from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 
+from accounts.languages import by_language
 from accounts.models import Membership
 from accounts.roles import Role
 
 from . import deadlines
 from .models import Appeal, AppealNotice
+from .notice_text import notice_message
 
 THRESHOLDS = (30, 7, 1)
 
@@ -58,14 +60,16 @@ def send_reminders(today: date | None = None) -> int:
             recipients = _recipients(appeal)
             try:
                 with transaction.atomic():
-                    AppealNotice.objects.create(
+                    notice = AppealNotice.objects.create(
                         appeal=appeal, deadline_kind=deadline.key, deadline=deadline.date, threshold=threshold,
                         message=message[:300], emailed_to=", ".join(recipients),
                     )
             except IntegrityError:
                 continue  # already sent for this threshold
-            if recipients:
-                send_mail(_("CARM Portal: appeal deadline reminder"), message, settings.DEFAULT_FROM_EMAIL,
-                          recipients, fail_silently=True)
+            # Each recipient reads the reminder in their own language.
+            for language, emails in by_language(recipients).items():
+                with translation.override(language):
+                    send_mail(_("CARM Portal: appeal deadline reminder"), notice_message(notice, today),
+                              settings.DEFAULT_FROM_EMAIL, emails, fail_silently=True)
             sent += 1
     return sent

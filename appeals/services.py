@@ -41,6 +41,7 @@ from accounts.roles import Scope
 from billing.ledger import interest as interest_engine
 from billing.ledger import services as ledger
 from billing.ledger.models import LedgerEntry
+from billing.ledger.texts import Text
 from carm_portal import calendar, outbox
 from carm_portal.conf import carm
 from carm_portal.exceptions import ApplicationError
@@ -155,7 +156,7 @@ def penalty_create(*, actor: User, program_account: ProgramAccount, npa_number: 
         program_account=program_account, kind=LedgerEntry.Kind.PENALTY, effective_date=served_on,
         billing_period=calendar.posting_period(served_on, posted_on=today), amount=amount, source=penalty,
         idempotency_key=f"appeals:npa:{penalty.pk}", reference=npa_number,
-        description=_("AMPS penalty %(code)s, NPA %(n)s") % {"code": penalty.contravention_code, "n": npa_number},
+        description=Text("amps_penalty", code=penalty.contravention_code, n=npa_number),
         created_by=actor,
     )
     penalty.save(update_fields=["ledger_entry"])
@@ -216,7 +217,7 @@ def statement_create(*, actor: User, cad, number: str, decision_date: date, reas
         program_account=cad.program_account, kind=LedgerEntry.Kind.CAD_ADJUSTMENT, effective_date=decision_date,
         billing_period=calendar.posting_period(decision_date, posted_on=today), amount=change, source=statement,
         idempotency_key=f"appeals:soa:{statement.pk}", reference=cad.transaction_number,
-        description=_("Statement of adjustment %(n)s") % {"n": number}, created_by=actor,
+        description=Text("statement_of_adjustment", n=number), created_by=actor,
     )
     statement.save(update_fields=["ledger_entry"])
     audit.record("appeals.statement.issued", actor=actor, target=statement, acting_for=cad.program_account.business,
@@ -487,7 +488,7 @@ def appeal_decide(*, actor: User, appeal: Appeal, outcome: str, reasons: str, am
         credit = ledger.post_entry(
             program_account=appeal.program_account, kind=LedgerEntry.Kind.APPEAL_DECISION, effective_date=today,
             billing_period=period, amount=-amount, source=appeal, idempotency_key=f"appeals:appeal:{appeal.pk}:credit",
-            reference=reference, description=_("Appeal %(id)s allowed: credit") % {"id": appeal.pk}, created_by=actor,
+            reference=reference, description=Text("appeal_credit", id=appeal.pk), created_by=actor,
         )
         interest_amount = credit_interest(amount, since=appeal.decision_date, until=today)
         if interest_amount > ZERO:
@@ -495,7 +496,7 @@ def appeal_decide(*, actor: User, appeal: Appeal, outcome: str, reasons: str, am
                 program_account=appeal.program_account, kind=LedgerEntry.Kind.INTEREST, effective_date=today,
                 billing_period=period, amount=-interest_amount, source=appeal,
                 idempotency_key=f"appeals:appeal:{appeal.pk}:interest", reference=reference,
-                description=_("Interest on appeal %(id)s credit") % {"id": appeal.pk}, created_by=actor,
+                description=Text("appeal_credit_interest", id=appeal.pk), created_by=actor,
             )
             changes["interest"] = interest_amount
     appeal = _move(

@@ -9,9 +9,12 @@ class BillingConfig(AppConfig):
     def ready(self) -> None:
         from accounts.readiness import register
         from billing.ledger import services as ledger
+        from billing.ledger import texts
 
-        from .models import Statement
+        from .models import Payment, Statement
         from .overdue import overdue_check
+
+        texts.register_choices("payment_method", Payment.Method)  # the ledger's "payment" text names the method
 
         ledger.set_issued_periods(
             lambda account_id, from_period: Statement.objects.filter(

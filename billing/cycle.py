@@ -30,6 +30,7 @@ from django.utils import timezone
 from accounts.models import ProgramAccount
 from billing.ledger import services as ledger
 from billing.ledger.models import OWING_SQL, LedgerEntry
+from billing.ledger.texts import Text, interest_pieces
 from carm_portal import calendar
 
 from . import overdue
@@ -118,7 +119,7 @@ def post_interest_and_penalties(account_ids: Sequence[int], period_end: date) ->
                 program_account=account, kind=LedgerEntry.Kind.INTEREST, effective_date=period_end,
                 billing_period=period_end, amount=accrual.amount,
                 idempotency_key=f"interest:{account_id}:{period_end.isoformat()}",
-                description=f"Interest: {accrual.describe()}",
+                description=Text("interest", pieces=interest_pieces(accrual)),
             ))
         for statement in history.statements:
             # Penalised on the period its due date falls in (the one being closed).
@@ -130,8 +131,7 @@ def post_interest_and_penalties(account_ids: Sequence[int], period_end: date) ->
                     program_account=account, kind=LedgerEntry.Kind.PENALTY,
                     effective_date=statement.due_date + timedelta(days=1), billing_period=period_end,
                     amount=penalty, idempotency_key=f"late-payment:{account_id}:{statement.period_end.isoformat()}",
-                    description=f"Late payment: statement {statement.period_end.isoformat()} due "
-                                f"{statement.due_date.isoformat()}",
+                    description=Text("late_payment", period=statement.period_end, due=statement.due_date),
                 ))
     LedgerEntry.objects.bulk_create(entries, batch_size=1000, ignore_conflicts=True)
     return len(entries)

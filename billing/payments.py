@@ -23,6 +23,7 @@ from accounts.models import ProgramAccount, User
 from accounts.roles import Scope
 from billing.ledger import services as ledger
 from billing.ledger.models import LedgerEntry
+from billing.ledger.texts import Text
 from carm_portal import calendar, outbox
 from carm_portal.conf import carm
 from carm_portal.exceptions import ApplicationError
@@ -110,7 +111,7 @@ def payment_record(
             program_account=program_account, kind=LedgerEntry.Kind.PAYMENT, amount=-amount,
             effective_date=received_on, billing_period=period,
             idempotency_key=f"payment:{program_account.pk}:{reference}", reference=reference,
-            description=f"{Payment.Method(method).label} {reference}", created_by=actor,
+            description=Text("payment", method=method, ref=reference), created_by=actor,
         )
         try:
             with transaction.atomic():

@@ -35,6 +35,7 @@ from stdnum import luhn
 from accounts.models import Business, ProgramAccount, User
 from billing.ledger import services as ledger
 from billing.ledger.models import LedgerEntry
+from billing.ledger.texts import Text
 from carm_portal import calendar
 
 from . import bulk, deadlines, transaction_numbers
@@ -366,7 +367,7 @@ class CadHistoryGenerator:
         entry = ledger.build_entry(
             program_account=cad.program_account, kind=kind, effective_date=effective, billing_period=period,
             breakdown=totals.breakdown(), source=cad, idempotency_key=f"cad:{cad.pk}:v{version}",
-            reference=cad.transaction_number, description=f"CAD {cad.transaction_number}",
+            reference=cad.transaction_number, description=Text("cad_charge", number=cad.transaction_number),
         )
         entry.created_at = now
         return entry

@@ -33,6 +33,7 @@ from accounts.roles import Scope
 from billing.ledger import interest
 from billing.ledger import services as ledger
 from billing.ledger.models import LedgerEntry
+from billing.ledger.texts import Text
 from carm_portal import calendar, idempotency, outbox
 from carm_portal.conf import carm
 from carm_portal.exceptions import ApplicationError
@@ -560,14 +561,13 @@ def charge_entry_fields(cad: CAD, *, actor: User | None) -> dict[str, Any] | Non
     }
 
 
-def _charge_description(cad: CAD) -> str:
+def _charge_description(cad: CAD) -> Text:
     """The charge's line on the statement and in the transaction history: a pay-at-release CAD
     says so, with its due date (declarations.payment_timing), since it is not deferred to the
     statement's due date."""
     if cad.pays_on_release:
-        return _("CAD %(number)s, due on release %(date)s (no RPP)") % {
-            "number": cad.transaction_number, "date": cad.release_date.isoformat()}
-    return _("CAD %(number)s") % {"number": cad.transaction_number}
+        return Text("cad_charge_on_release", number=cad.transaction_number, date=cad.release_date)
+    return Text("cad_charge", number=cad.transaction_number)
 
 
 def original_version(cad: CAD, lines: Sequence[CADLine], *, actor: User | None, now) -> CADVersion:
@@ -665,8 +665,7 @@ def _apply_version(cad: CAD, version: CADVersion, lines: Sequence[CADLine], *, k
             program_account=cad.program_account, kind=kind, effective_date=effective_date,
             billing_period=billing_period, breakdown=delta.breakdown(), source=cad,
             idempotency_key=f"cad:{cad.pk}:v{version.number}", reference=cad.transaction_number,
-            description=_("CAD %(number)s version %(version)d") % {"number": cad.transaction_number,
-                                                                   "version": version.number},
+            description=Text("cad_version", number=cad.transaction_number, version=version.number),
             created_by=actor,
         )
         if entry.amount < 0:  # a credit: the posting service asks for offsetting (after the commit)
@@ -834,7 +833,7 @@ def _interest_on(cad: CAD, version: CADVersion, delta: Totals, *, actor: User, t
         program_account=cad.program_account, kind=LedgerEntry.Kind.INTEREST, effective_date=today,
         billing_period=calendar.billing_period_for(today), amount=accrual.amount, source=version,
         idempotency_key=f"cad:{cad.pk}:v{version.number}:interest", reference=cad.transaction_number,
-        description=_("Interest on adjustment, %(days)d days") % {"days": accrual.days}, created_by=actor,
+        description=Text("adjustment_interest", days=accrual.days), created_by=actor,
     )
 
 

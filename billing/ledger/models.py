@@ -108,6 +108,10 @@ class LedgerEntry(models.Model):
         _("reference"), max_length=40, blank=True, help_text=_("E.g. the CAD transaction number.")
     )
     description = models.CharField(_("description"), max_length=200, blank=True)
+    # What the description says as a catalogue code and its values (billing.ledger.texts), rendered in
+    # the reader's language when shown; blank for text typed by a person (shown as stored).
+    description_code = models.CharField(_("description code"), max_length=40, blank=True, default="", db_default="")
+    description_params = models.JSONField(_("description values"), blank=True, default=dict, db_default={})
     idempotency_key = models.CharField(_("idempotency key"), max_length=120, unique=True)
     created_at = models.DateTimeField(_("created"), default=timezone.now)
     created_by = models.ForeignKey(

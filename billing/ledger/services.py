@@ -22,6 +22,7 @@ from carm_portal import calendar
 from carm_portal.money import ZERO, quantize
 
 from .models import BREAKDOWN_FIELDS, DUTIES_AND_TAXES_FIELDS, LedgerEntry
+from .texts import Text
 
 __all__ = [
     "build_entry",
@@ -51,11 +52,14 @@ def build_entry(
     billing_period: date | None = None,
     source: models.Model | None = None,
     reference: str = "",
-    description: str = "",
+    description: Text | str = "",
     created_by: User | None = None,
     posted_on: date | None = None,
 ) -> LedgerEntry:
-    """An unsaved, validated entry. Without a breakdown the whole amount is "other"."""
+    """An unsaved, validated entry. Without a breakdown the whole amount is "other".
+
+    ``description`` is a ``texts.Text`` (a catalogue code and its values, shown in the reader's
+    language) from code that posts; a plain string only for text a person typed."""
     if not idempotency_key:
         raise ValueError("A ledger entry needs an idempotency key.")
     parts = dict.fromkeys(BREAKDOWN_FIELDS, ZERO)
@@ -73,6 +77,9 @@ def build_entry(
     else:
         amount = quantize(amount)
         parts["other"] = amount
+    code, params = "", {}
+    if isinstance(description, Text):
+        code, params, description = description.code, description.params, description.english()
     if billing_period is None:
         billing_period = calendar.posting_period(effective_date, posted_on=posted_on or timezone.localdate())
     entry = LedgerEntry(
@@ -83,6 +90,8 @@ def build_entry(
         billing_period=billing_period,
         reference=reference[:40],
         description=description[:200],
+        description_code=code,
+        description_params=params,
         idempotency_key=idempotency_key,
         created_by=created_by if created_by is not None and created_by.is_authenticated else None,
         **parts,
@@ -112,7 +121,7 @@ def post_entry(
     billing_period: date | None = None,
     source: models.Model | None = None,
     reference: str = "",
-    description: str = "",
+    description: Text | str = "",
     created_by: User | None = None,
     posted_on: date | None = None,
 ) -> LedgerEntry:

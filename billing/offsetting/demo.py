@@ -12,6 +12,7 @@ from django.utils import timezone
 
 from billing.ledger import services as ledger
 from billing.ledger.models import LedgerEntry
+from billing.ledger.texts import Text
 
 from . import selectors, services
 
@@ -21,14 +22,14 @@ def seed(ctx, stdout=None) -> None:
     # Two statements back: the credit has stood long enough to be refunded once no debt remains.
     period = selectors.periods_back(selectors.last_statement_period(today), 1)
     accounts = list(ctx.importer.program_accounts.order_by("number"))
-    credits = [("-1200.00", "Adjustment to an older CAD, in your favour"), ("-350.00", "Overpayment")]
-    for account, (amount, description) in zip(accounts, credits, strict=False):
+    credits = [("-1200.00", LedgerEntry.Kind.CAD_ADJUSTMENT, "older_cad_credit"),
+               ("-350.00", LedgerEntry.Kind.PAYMENT, "overpayment")]
+    for account, (amount, kind, code) in zip(accounts, credits, strict=False):
         ledger.post_entry(
-            program_account=account, kind=LedgerEntry.Kind.CAD_ADJUSTMENT if "CAD" in description
-            else LedgerEntry.Kind.PAYMENT,
+            program_account=account, kind=kind,
             amount=Decimal(amount), effective_date=period.replace(day=10), billing_period=period,
             idempotency_key=f"demo:offsetting:credit:{account.number}", reference=f"DEMO-CR-{account.number[-4:]}",
-            description=description,
+            description=Text(code),
         )
     made = sum(services.apply_offsets(program_account_id=a.pk, today=today) for a in accounts)
     if stdout is not None:

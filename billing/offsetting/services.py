@@ -43,6 +43,7 @@ from accounts.models import Business, Membership, ProgramAccount, User
 from accounts.roles import Right, Scope, roles_with
 from billing.ledger import services as ledger
 from billing.ledger.models import LedgerEntry
+from billing.ledger.texts import Text
 from carm_portal import outbox
 from carm_portal.conf import carm
 from carm_portal.exceptions import ApplicationError
@@ -430,7 +431,7 @@ def refund_pay(*, actor: User, refund: Refund, today: date | None = None) -> Ref
         entry = ledger.post_entry(
             program_account=account, kind=LedgerEntry.Kind.REFUND, amount=refund.amount, effective_date=today,
             idempotency_key=f"offsetting:refund:{refund.pk}", source=refund, posted_on=today,
-            description=_("Refund to %(payee)s") % {"payee": account.business.legal_name}, created_by=actor,
+            description=Text("refund", payee=account.business.legal_name), created_by=actor,
         )
         need = refund.amount
         allocations = []

@@ -29,7 +29,7 @@ from accounts.models import ProgramAccount
 from carm_portal import calendar
 from carm_portal.conf import carm
 from carm_portal.exceptions import ApplicationError
-from carm_portal.money import ZERO, format_cad, quantize
+from carm_portal.money import ZERO, quantize
 
 from . import services
 from .selectors import positions_for
@@ -195,15 +195,11 @@ def forecast_gap_notices(accounts: Sequence[ProgramAccount], *, today: date) -> 
         f = forecasts[pa.pk]
         if not f.exceeds_posted:
             continue
-        values = {"rm": pa.number, "review": f.review_date.isoformat(), "bond": format_cad(f.bond_amount),
-                  "gap": format_cad(f.bond_gap), "ask": f.ask_surety_by.isoformat(), "due": f.increase_due.isoformat()}
         notice = services._notify(
             business=pa.business, program_account=pa, kind=Notice.Kind.FORECAST_GAP,
             key=f"forecast-gap:{pa.pk}:{f.review_date}:{f.bond_amount}",
-            subject=_("Security forecast for %(rm)s: %(gap)s more bond needed") % values,
-            body=_("If the annual review of %(review)s ran on the months so far and the same months last year, the "
-                   "bond / eWSA for %(rm)s would be %(bond)s: %(gap)s more than posted. The increase would be due "
-                   "%(due)s; ask your surety by %(ask)s.") % values,
+            params={"rm": pa.number, "review": f.review_date.isoformat(), "bond": str(f.bond_amount),
+                    "gap": str(f.bond_gap), "ask": f.ask_surety_by.isoformat(), "due": f.increase_due.isoformat()},
         )
         if notice is not None:
             sent.append(notice)

@@ -352,6 +352,9 @@ class Notice(models.Model):
     key = models.CharField(_("key"), max_length=120, unique=True)
     subject = models.CharField(_("subject"), max_length=200)
     body = models.TextField(_("message"))
+    # The sender's values (amounts as strings, dates ISO): pages render the text again from kind +
+    # params in the reader's language (billing.rpp.notice_text). Empty on notices sent before.
+    params = models.JSONField(_("values"), blank=True, default=dict, db_default={})
     emailed_to = models.CharField(_("emailed to"), max_length=500, blank=True)
     created_at = models.DateTimeField(_("created"), default=timezone.now)
     read_at = models.DateTimeField(_("read"), null=True, blank=True)

@@ -41,14 +41,16 @@ from decimal import Decimal
 
 from django.db import IntegrityError, transaction
 from django.db.models import F, Sum
-from django.utils import timezone
+from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 
 from accounts import audit
+from accounts.languages import by_language
 from accounts.models import Business, Membership, ProgramAccount, User
 from accounts.roles import Role
 from billing.ledger.models import DUTIES_AND_TAXES_FIELDS, LedgerEntry
 from billing.ledger.services import post_entry
+from billing.ledger.texts import Text
 from carm_portal import calendar, outbox
 from carm_portal.conf import carm
 from carm_portal.exceptions import ApplicationError
@@ -251,9 +253,7 @@ def enrolment_set_status(
         _notify(
             business=program_account.business, program_account=program_account, kind=Notice.Kind.SUSPENDED,
             key=f"suspended:{enrolment.pk}:{now.isoformat()}",
-            subject=_("RPP suspended for %(rm)s") % {"rm": program_account.number},
-            body=_("Release Prior to Payment is suspended for %(rm)s: %(reason)s")
-            % {"rm": program_account.number, "reason": reason},
+            params={"rm": program_account.number, "reason": reason},
         )
     return enrolment
 
@@ -632,7 +632,7 @@ def cash_deposit_record(
     entry = post_entry(
         program_account=program_account, kind=LedgerEntry.Kind.SECURITY_DEPOSIT, effective_date=received_date,
         idempotency_key=f"rpp:cash-deposit:{deposit.pk}", amount=-amount, source=deposit,
-        reference=reference or f"RPP-{deposit.pk}", description=_("RPP cash security deposit"), created_by=actor,
+        reference=reference or f"RPP-{deposit.pk}", description=Text("rpp_cash_deposit"), created_by=actor,
     )
     deposit.ledger_entry = entry
     deposit.save(update_fields=["ledger_entry"])
@@ -805,34 +805,43 @@ def _recipients(business: Business) -> list[str]:
     return sorted(emails)
 
 
-def _notify(*, business: Business, kind: str, key: str, subject: str, body: str,
+def _notify(*, business: Business, kind: str, key: str, params: dict,
             program_account: ProgramAccount | None = None, bond: Bond | None = None,
             threshold_days: int | None = None) -> Notice | None:
-    """Create the notice once (``key`` is unique) and email it after commit. None: sent before."""
+    """Create the notice once (``key`` is unique) and email it after commit. None: sent before.
+
+    ``params`` are the sender's values (amounts as strings, dates ISO); the text is rendered from
+    them (``notice_text.render``) for the email, and again for each reader of the page."""
+    from .notice_text import render
+
     if Notice.objects.filter(key=key).exists():
         return None
+    text = render(kind, params)
+    subject, body = text.subject, text.body
     recipients = _recipients(business)
     try:
         with transaction.atomic():
             notice = Notice.objects.create(
                 business=business, program_account=program_account, bond=bond, kind=kind, key=key[:120],
-                threshold_days=threshold_days, subject=subject[:200], body=body, emailed_to=", ".join(recipients)[:500],
+                threshold_days=threshold_days, subject=subject[:200], body=body, params=params, emailed_to=", ".join(recipients)[:500],
             )
     except IntegrityError:  # a concurrent run wrote it first
         return None
-    if recipients:
-        outbox.send_mail_later(subject, body, recipients)
+    # Each recipient reads the email in their own language (amounts in its money format).
+    for language, emails in by_language(recipients).items():
+        with translation.override(language):
+            text = render(kind, params)
+        outbox.send_mail_later(text.subject, text.body, emails)
     return notice
 
 
 def _requirement_changed_notice(req: SecurityRequirement) -> Notice | None:
-    from .notice_text import requirement_changed_text  # the same words when sent and when shown
+    from .notice_text import requirement_changed_params  # the same words when sent and when shown
 
     pa = req.program_account
-    text = requirement_changed_text(req)
     return _notify(
         business=pa.business, program_account=pa, kind=Notice.Kind.REQUIREMENT_CHANGED, key=f"requirement:{req.pk}",
-        subject=text.subject, body=text.body,
+        params=requirement_changed_params(req),
     )
 
 
@@ -848,20 +857,12 @@ def shortfall_notices(accounts: Sequence[ProgramAccount], *, today: date | None 
         pos = positions[pa.pk]
         if pos.requirement is None or pos.shortfall <= 0:
             continue
-        values = {"rm": pa.number, "bond": format_cad(pos.shortfall), "cash": format_cad(pos.shortfall_cash),
-                  "due": pos.requirement.due_date.isoformat(), "required": format_cad(pos.requirement.bond_amount)}
-        if suspends_when_short(pos.requirement):
-            body = _("The annual review raised the bond / eWSA required for %(rm)s to %(required)s: post a bond / "
-                     "eWSA for %(bond)s more, or a cash deposit of %(cash)s, by %(due)s. Otherwise RPP is "
-                     "suspended.") % values
-        else:
-            body = _("The posted security for %(rm)s does not cover the binding requirement of %(required)s: post "
-                     "a bond / eWSA for %(bond)s more, or a cash deposit of %(cash)s.") % values
         notice = _notify(
             business=pa.business, program_account=pa, kind=Notice.Kind.SHORTFALL,
             key=f"shortfall:{pos.requirement.pk}:{pos.shortfall}",
-            subject=_("RPP security shortfall of %(amount)s on %(rm)s") % {"amount": format_cad(pos.shortfall), "rm": pa.number},
-            body=body,
+            params={"rm": pa.number, "shortfall": str(pos.shortfall), "cash": str(pos.shortfall_cash),
+                    "due": pos.requirement.due_date.isoformat(), "required": str(pos.requirement.bond_amount),
+                    "suspends": suspends_when_short(pos.requirement)},
         )
         if notice is not None:
             sent.append(notice)
@@ -882,11 +883,8 @@ def bond_expiry_notices(*, today: date | None = None) -> list[Notice]:
             notice = _notify(
                 business=bond.business, bond=bond, kind=Notice.Kind.BOND_EXPIRY, threshold_days=threshold,
                 key=f"bond-expiry:{bond.pk}:{threshold}",
-                subject=_("Bond %(number)s expires in %(days)d days") % {"number": bond.bond_number, "days": days_left},
-                body=_("The %(kind)s %(number)s from %(surety)s (%(amount)s) expires on %(date)s. Renew it or post "
-                       "other security before then, or the RM accounts it covers will fall short.")
-                % {"kind": bond.get_kind_display(), "number": bond.bond_number, "surety": bond.surety_name,
-                   "amount": format_cad(bond.amount), "date": bond.expiry_date.isoformat()},
+                params={"number": bond.bond_number, "days": days_left, "kind": bond.kind, "surety": bond.surety_name,
+                        "amount": str(bond.amount), "date": bond.expiry_date.isoformat()},
             )
         if notice is not None:
             sent.append(notice)
