@@ -117,7 +117,7 @@ class AppealViewSet(mixins.ListModelMixin, mixins.CreateModelMixin, mixins.Retri
     def get_queryset(self):
         qs = selectors.with_list_relations(selectors.visible_appeals(self.request.user))
         if self.action != "list":
-            qs = qs.prefetch_related("transitions__actor", "documents")
+            qs = qs.prefetch_related("transitions__actor", "transitions__assigned_to", "documents")
         return qs.order_by("-created_at", "-id")
 
     def get_serializer_class(self):

@@ -218,6 +218,10 @@ class AppealTransition(models.Model):
                               db_index=False, verbose_name=_("by"))
     at = models.DateTimeField(_("when"), default=timezone.now)
     note = models.TextField(_("note"), blank=True)
+    # The officer an "assigned" step gave the file to: stored as a fact, so the timeline says
+    # "Assigned to …" in the reader's language (a sentence stored in the assigner's would not).
+    assigned_to = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True,
+                                    related_name="+", db_index=False, verbose_name=_("assigned to"))
 
     class Meta:
         ordering = ["at", "id"]

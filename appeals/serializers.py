@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
@@ -101,10 +102,12 @@ class TransitionSerializer(serializers.ModelSerializer):
     actor = serializers.EmailField(source="actor.email", read_only=True)
     from_status = _choice_field(Appeal.Status.choices, read_only=True, allow_blank=True)
     to_status = _choice_field(Appeal.Status.choices, read_only=True)
+    assigned_to = serializers.EmailField(source="assigned_to.email", read_only=True, allow_null=True, default=None,
+                                         help_text=_("On an \"assigned\" step: the officer given the file."))
 
     class Meta:
         model = AppealTransition
-        fields = ["from_status", "to_status", "actor", "at", "note"]
+        fields = ["from_status", "to_status", "actor", "at", "note", "assigned_to"]
 
 
 class DocumentSerializer(serializers.ModelSerializer):

@@ -89,9 +89,10 @@ def _required(text: str | None, field: str, message: str) -> str:
 
 
 def _record(appeal: Appeal, *, from_status: str, actor: User, note: str = "", action: str,
-            changes: dict | None = None) -> AppealTransition:
+            changes: dict | None = None, assigned_to: User | None = None) -> AppealTransition:
     transition = AppealTransition.objects.create(
         appeal=appeal, from_status=from_status, to_status=appeal.status, actor=actor, note=note,
+        assigned_to=assigned_to,
     )
     audit.record(f"appeals.appeal.{action}", actor=actor, target=appeal, acting_for=appeal.program_account.business,
                  changes={"from": from_status, "to": appeal.status, "note": note, **(changes or {})})
@@ -112,7 +113,8 @@ def _move(appeal: Appeal, *, to: str, allowed_from: Sequence[str], actor: User, 
         setattr(appeal, name, value)
     appeal.updated_at = timezone.now()
     appeal.save()
-    _record(appeal, from_status=from_status, actor=actor, note=note, action=action, changes=changes)
+    _record(appeal, from_status=from_status, actor=actor, note=note, action=action, changes=changes,
+            assigned_to=fields.get("assigned_to") if to == S.ASSIGNED else None)
     return appeal
 
 
@@ -411,8 +413,7 @@ def appeal_assign(*, actor: User, appeal: Appeal, officer: User, note: str = "")
         raise ApplicationError(_("Assign the file to a CBSA officer."),
                                field_errors={"officer": [_("Not a CBSA officer.")]})
     return _move(_lock(appeal), to=S.ASSIGNED, allowed_from=(S.ACKNOWLEDGED, S.ASSIGNED, S.INFO_REQUESTED),
-                 actor=actor, note=note or _("Assigned to %(name)s") % {"name": officer.get_full_name() or officer.email},
-                 action="assigned", changes={"officer": officer.email}, assigned_to=officer)
+                 actor=actor, note=note, action="assigned", changes={"officer": officer.email}, assigned_to=officer)
 
 
 @transaction.atomic

@@ -132,7 +132,7 @@ def appeal_new(request):
 
 
 def _timeline(appeal):
-    events = [{"at": t.at, "kind": "transition", "t": t} for t in appeal.transitions.select_related("actor")]
+    events = [{"at": t.at, "kind": "transition", "t": t} for t in appeal.transitions.select_related("actor", "assigned_to")]
     events += [{"at": d.uploaded_at, "kind": "document", "d": d} for d in appeal.documents.select_related("uploaded_by")]
     return sorted(events, key=lambda e: e["at"])
 

@@ -352,3 +352,28 @@ def test_an_allowed_appeals_credit_is_on_the_next_statement_and_clears_the_oldes
     assert statement.closing_balance == D("550.00")  # 300 + 750 − 500: offsetting moves no money
     assert statement.reconciles
 
+
+
+def test_an_assignment_is_stored_as_the_officer_and_read_in_the_readers_language(cbsa, account, importer, client,
+                                                                                  settings):
+    """The timeline's "Assigned to …" is not a sentence stored in the assigner's language: the step
+    keeps the officer, and the page says it in the reader's (French here); the API gives the email."""
+    from django.urls import reverse
+    from django.utils import translation
+
+    cbsa.first_name, cbsa.last_name = "Nadia", "Roy"
+    cbsa.save()
+    appeal = services.appeal_create(actor=importer.bam, penalty=make_penalty(cbsa, account), grounds="g",
+                                    today=date(2025, 12, 1))
+    services.appeal_submit(actor=importer.bam, appeal=appeal, today=date(2025, 12, 1))
+    services.appeal_acknowledge(actor=cbsa, appeal=appeal)
+    with translation.override("en"):  # the officer works in English
+        services.appeal_assign(actor=cbsa, appeal=appeal, officer=cbsa)
+    step = appeal.transitions.get(to_status="assigned")
+    assert (step.assigned_to, step.note) == (cbsa, "")
+    client.force_login(importer.bam)
+    client.cookies[settings.LANGUAGE_COOKIE_NAME] = "fr"
+    page = client.get(reverse("appeals:detail", args=[appeal.pk])).content.decode()
+    assert "Attribué à Nadia Roy" in page and "Assigned to" not in page
+    api = client.get(f"/api/v1/appeals/{appeal.pk}/").json()
+    assert [t["assigned_to"] for t in api["transitions"] if t["to_status"] == "assigned"] == [cbsa.email]
