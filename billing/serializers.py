@@ -11,6 +11,7 @@ from rest_framework import serializers
 from billing.ledger.models import LedgerEntry
 from carm_portal.validators import MAX_ID, date_validators
 
+from .entry_text import entry_description
 from .models import BillingRun, DailyNotice, Payment, Statement
 
 
@@ -23,7 +24,19 @@ def _choice_field(choices, **kwargs) -> serializers.ChoiceField:
     return field_class(choices=choices, **kwargs)
 
 
-class LedgerEntrySerializer(serializers.ModelSerializer):
+class _DescribedEntry(serializers.ModelSerializer):
+    """A ledger line's description three ways: ``description`` as stored (English), the catalogue
+    ``description_code`` and its ``description_params`` (stable, for systems), and ``description_text``
+    in the request's language (Accept-Language), as the pages show it."""
+
+    description_text = serializers.SerializerMethodField(
+        help_text=_("The description in the request's language (Accept-Language: en or fr)."))
+
+    def get_description_text(self, entry) -> str:
+        return entry_description(entry)
+
+
+class LedgerEntrySerializer(_DescribedEntry):
     kind = _choice_field(LedgerEntry.Kind.choices, read_only=True)
     program_account_number = serializers.CharField(source="program_account.number", read_only=True)
 
@@ -32,16 +45,17 @@ class LedgerEntrySerializer(serializers.ModelSerializer):
         fields = [
             "id", "program_account", "program_account_number", "kind", "amount", "duty", "sima", "excise_duty",
             "excise_tax", "gst", "other", "effective_date", "billing_period", "reference", "description",
-            "created_at",
+            "description_code", "description_params", "description_text", "created_at",
         ]
         read_only_fields = fields
 
 
-class StatementLineSerializer(serializers.ModelSerializer):
+class StatementLineSerializer(_DescribedEntry):
     kind = _choice_field(LedgerEntry.Kind.choices, read_only=True)
     class Meta:
         model = LedgerEntry
-        fields = ["id", "kind", "amount", "effective_date", "reference", "description"]
+        fields = ["id", "kind", "amount", "effective_date", "reference", "description", "description_code",
+                  "description_params", "description_text"]
         read_only_fields = fields
 
 

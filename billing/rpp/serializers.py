@@ -28,6 +28,7 @@ from .models import (
     SecurityForecast,
     SecurityRequirement,
 )
+from .notice_text import notice_text, with_text
 
 _MONEY = {"max_digits": 14, "decimal_places": 2}
 
@@ -315,8 +316,21 @@ class ReductionCreateInputSerializer(_GatedInput):
     rationale = serializers.CharField()
 
 
+class _NoticeList(serializers.ListSerializer):
+    def to_representation(self, data):
+        # One query for every notice's requirement rows (notice_text.with_text), not one per notice.
+        return super().to_representation(with_text(data.all() if hasattr(data, "all") else data))
+
+
 class SecurityNoticeSerializer(serializers.ModelSerializer):
+    """``subject`` and ``body`` in the request's language (Accept-Language), from the values the
+    sender stored (``params``), as the pages show them; ``sent_subject`` / ``sent_body`` as emailed."""
+
     notice_kind = serializers.ChoiceField(source="kind", choices=Notice.Kind.choices, read_only=True)
+    subject = serializers.SerializerMethodField()
+    body = serializers.SerializerMethodField()
+    sent_subject = serializers.CharField(source="subject", read_only=True)
+    sent_body = serializers.CharField(source="body", read_only=True)
     program_account_number = serializers.CharField(source="program_account.number", read_only=True, allow_null=True,
                                                    default=None)
     bond_number = serializers.CharField(source="bond.bond_number", read_only=True, allow_null=True, default=None)
@@ -324,5 +338,17 @@ class SecurityNoticeSerializer(serializers.ModelSerializer):
     class Meta:
         model = Notice
         fields = ["id", "notice_kind", "program_account", "program_account_number", "bond", "bond_number", "threshold_days",
-                  "subject", "body", "created_at", "read_at"]
+                  "subject", "body", "sent_subject", "sent_body", "params", "created_at", "read_at"]
         read_only_fields = fields
+        list_serializer_class = _NoticeList
+
+    def _text(self, notice):
+        if getattr(notice, "text", None) is None:
+            notice.text = notice_text(notice)
+        return notice.text
+
+    def get_subject(self, notice) -> str:
+        return self._text(notice).subject
+
+    def get_body(self, notice) -> str:
+        return self._text(notice).body

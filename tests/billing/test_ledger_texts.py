@@ -207,3 +207,13 @@ def test_the_migration_backfills_codes_for_entries_written_as_sentences(account,
 
         with pytest.raises(DatabaseError), transaction.atomic(), connection.cursor() as cursor:
             cursor.execute("UPDATE billing_ledgerentry SET description_code = 'x' WHERE id = %s", [coded.pk])
+
+
+def test_the_ledger_api_gives_code_values_and_the_text_in_the_readers_language(account, importer, french, client):
+    ledger.post_entry(program_account=account, kind="cad_charge", amount=Decimal("12.50"), effective_date=date(2026, 3, 2),
+                      idempotency_key="api-text", description=Text("cad_charge", number="10077000003190"))
+    client.force_login(importer.bam)
+    [row] = client.get("/api/v1/ledger-entries/", HTTP_ACCEPT_LANGUAGE="fr").json()["results"]
+    assert (row["description_code"], row["description_params"]) == ("cad_charge", {"number": "10077000003190"})
+    assert row["description"] == "CAD 10077000003190"  # as stored, for search and systems
+    assert row["description_text"] == "DDC 10077000003190"

@@ -92,3 +92,16 @@ def test_a_notice_without_params_is_rebuilt_or_shown_as_stored(importer):
                                 subject="s", body="b", params={"rm": "X"})  # values that do not fit
     [shown] = with_text([bad])
     assert (shown.text.subject, shown.text.body) == ("s", "b")
+
+
+def test_the_api_gives_the_notice_in_the_readers_language_and_as_sent(importer, rm, french, client):
+    """GET /api/v1/security/notices/ with Accept-Language: fr: subject and body in French from the
+    stored values, the email as sent beside them, the values themselves; one query for all notices'
+    requirement rows."""
+    _req, today = _short(rm)
+    services.shortfall_notices([rm], today=today)
+    client.force_login(importer.bam)
+    [row] = client.get("/api/v1/security/notices/", HTTP_ACCEPT_LANGUAGE="fr").json()["results"]
+    assert f"10{NBSP}000,00{NBSP}$" in row["subject"]
+    assert row["sent_subject"] == f"RPP security shortfall of $10,000.00 on {rm.number}"
+    assert row["params"]["shortfall"] == "10000.00"
