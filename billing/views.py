@@ -102,6 +102,7 @@ def statement_detail(request, pk: int):
         "business": business, "statement": statement, "groups": groups, "page": page,
         "query": _query_without_page(request),
         "summary": selectors.statement_summary(statement), "cad_url_name": _cad_url_name(),
+        "pdf_is_summary": pdf_tasks.summary_only(statement),
     })
 
 

@@ -194,3 +194,14 @@ def test_summary_document_asks_a_constant_number_of_queries(account, importer):
 
     queries(small)
     assert queries(small) == queries(big)
+
+
+def test_statement_page_says_when_the_pdf_is_a_summary(client, importer, statement, settings):
+    client.force_login(importer.bam)
+    url = reverse("billing-statement-detail", args=[statement.pk])
+    page = client.get(url).content.decode()
+    assert "its PDF is a summary" not in page
+    assert reverse("billing-statement-csv", args=[statement.pk]) in page
+    settings.CARM = {**settings.CARM, "STATEMENT_PDF_MAX_LINES": 3}
+    page = client.get(url).content.decode()
+    assert "This statement has 8 lines: its PDF is a summary" in page
