@@ -2,6 +2,8 @@ from django.contrib import admin
 from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
 from django.utils.translation import gettext_lazy as _
 
+from carm_portal.admin import BigTableAdmin
+
 from .models import AuditEvent, Business, ClientGroup, Delegation, Membership, ProgramAccount, User
 
 
@@ -85,14 +87,15 @@ class ClientGroupAdmin(admin.ModelAdmin):
 
 
 @admin.register(AuditEvent)
-class AuditEventAdmin(admin.ModelAdmin):
-    """Read-only: the audit trail is append-only."""
+class AuditEventAdmin(BigTableAdmin):
+    """Read-only: the audit trail is append-only. Millions of rows (carm_portal.admin.BigTableAdmin):
+    no date hierarchy and no DISTINCT over the actions; exact search on indexed columns."""
 
     list_display = ["created_at", "action", "actor", "acting_for", "target_repr", "ip_address"]
-    list_filter = ["action"]
-    search_fields = ["action", "actor__email", "acting_for__legal_name", "target_repr"]
+    list_filter = ["created_at"]
+    exact_search_fields = ("action", "actor__email", "acting_for__bn9")
+    search_help_text = _("An exact action (cad.submit), user email or business number (BN9).")
     list_select_related = ["actor", "acting_for"]
-    date_hierarchy = "created_at"
 
     def has_add_permission(self, request):
         return False

@@ -1,7 +1,12 @@
 from django.contrib import admin, messages
 from django.utils.translation import gettext_lazy as _
 
-from carm_portal.admin import ReadOnlyAdmin
+from carm_portal.admin import (
+    ReadOnlyAdmin,
+    ReadOnlyBigTableAdmin,
+    RecentPeriodFilter,
+    RecentStatementPeriodFilter,
+)
 
 from . import services
 from .models import (
@@ -15,15 +20,16 @@ from .models import (
 
 
 @admin.register(Statement)
-class StatementAdmin(ReadOnlyAdmin):
-    """Frozen snapshots of the ledger: read-only, never deletable."""
+class StatementAdmin(ReadOnlyBigTableAdmin):
+    """Frozen snapshots of the ledger: read-only, never deletable. One per RM account and month."""
 
     list_display = ["period_end", "program_account", "opening_balance", "charges", "credits", "payments",
                     "interest", "penalties", "closing_balance", "due_date", "lines_count"]
-    list_filter = ["period_end"]
-    search_fields = ["=program_account__number"]
+    list_filter = [RecentStatementPeriodFilter]
+    exact_search_fields = ("program_account__number",)
+    search_help_text = _("An exact RM account number.")
+    ordering = ["-id"]
     list_select_related = ["program_account"]
-    show_full_result_count = False
 
 
 class BillingRunChunkInline(admin.TabularInline):
@@ -61,10 +67,11 @@ class BillingRunAdmin(ReadOnlyAdmin):
 
 
 @admin.register(DailyNotice)
-class DailyNoticeAdmin(ReadOnlyAdmin):
+class DailyNoticeAdmin(ReadOnlyBigTableAdmin):
     list_display = ["day", "program_account", "entries_count", "total"]
     list_filter = ["day"]
-    search_fields = ["=program_account__number"]
+    exact_search_fields = ("program_account__number",)
+    ordering = ["-id"]
     list_select_related = ["program_account"]
 
 
@@ -74,7 +81,7 @@ class PaymentAdmin(ReadOnlyAdmin):
 
     list_display = ["received_on", "program_account", "method", "reference", "amount", "billing_period",
                     "recorded_by"]
-    list_filter = ["method", "billing_period"]
+    list_filter = ["method", RecentPeriodFilter]
     search_fields = ["=reference", "=program_account__number"]
     list_select_related = ["program_account", "recorded_by"]
 

@@ -6,6 +6,8 @@ staff); outside it answers 404. Lists use select_related so their query count is
 
 from __future__ import annotations
 
+import json
+
 import django_filters
 from django.http import Http404
 from django.shortcuts import get_object_or_404
@@ -16,6 +18,7 @@ from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import mixins, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.parsers import FormParser, MultiPartParser
+from rest_framework.renderers import BaseRenderer
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
@@ -24,7 +27,7 @@ from billing.ledger.models import LedgerEntry
 from carm_portal import idempotency, pdf
 from carm_portal.conf import carm
 
-from . import pdf_tasks, services
+from . import csv_export, pdf_tasks, services
 from .models import BillingRun, DailyNotice, Payment, Statement
 from .payments import accounts_for, payment_record
 from .serializers import (
@@ -85,6 +88,18 @@ class PaymentFilter(django_filters.FilterSet):
         fields = ["account", "method"]
 
 
+class CsvRenderer(BaseRenderer):
+    """Lets a client ask for ``Accept: text/csv`` (the CSV views stream their own body; an error's
+    detail comes out as JSON text)."""
+
+    media_type = "text/csv"
+    format = "csv"
+    charset = "utf-8"
+
+    def render(self, data, accepted_media_type=None, renderer_context=None):
+        return data if isinstance(data, (bytes, str)) else json.dumps(data, default=str)
+
+
 class _GatedMixin:
     scope = Scope.BILLING
 
@@ -115,6 +130,17 @@ class StatementViewSet(_GatedMixin, viewsets.ReadOnlyModelViewSet):
         statement = self.get_object()
         page = self.paginate_queryset(statement.lines())
         return self.get_paginated_response(StatementLineSerializer(page, many=True).data)
+
+    @extend_schema(
+        responses={(200, "text/csv"): OpenApiTypes.BINARY}, filters=False,
+        description="Every line of the statement (its ledger entries) as one CSV file, streamed: a header row, then "
+                    "effective_date, rm_account, kind, reference, description, the breakdown by tax kind (duty, sima, "
+                    "excise_duty, excise_tax, gst, other), amount, billing_period, posted_at. Amounts are plain "
+                    "decimals (-500.00); a text cell starting with = + - @ is prefixed with a quote. A statement "
+                    "with more lines than STATEMENT_PDF_MAX_LINES has a summary PDF: its lines are here.",
+    )
+    def lines_csv(self, request, pk=None):
+        return csv_export.statement_csv_response(self.get_object())
 
     @extend_schema(
         responses={(200, "application/pdf"): OpenApiTypes.BINARY, 202: OpenApiTypes.OBJECT},

@@ -40,6 +40,8 @@ __all__ = [
     "statement_line_groups",
     "statement_summary",
     "statement_document",
+    "statement_tax_totals",
+    "statement_cad_totals",
     "ledger_entries_for",
     "payments_for",
     "monthly_duties_and_taxes",
@@ -193,6 +195,14 @@ def statement_line_page(statement: Statement, page_number, *, size: int | None =
                 default=Value(OTHER_GROUP_RANK), output_field=IntegerField())
     page = Paginator(statement.lines().annotate(group_rank=rank).order_by("group_rank", "effective_date", "id"),
                      size or STATEMENT_PAGE_LINES).get_page(page_number)
+    groups = _group_totals(statement)
+    for line in _with_cads(list(page), [statement.program_account_id]):
+        groups[_GROUP_OF_KIND.get(line.entry.kind, "other_charges")].lines.append(line)
+    return [g for g in groups.values() if g.lines], page
+
+
+def _group_totals(statement: Statement) -> OrderedDict[str, LineGroup]:
+    """Every group's count and totals over all the statement's lines: one aggregate query."""
     groups: OrderedDict[str, LineGroup] = OrderedDict(
         (key, LineGroup(key, label, en, fr)) for key, label, en, fr, _kinds in LINE_GROUPS
     )
@@ -205,9 +215,52 @@ def statement_line_page(statement: Statement, page_number, *, size: int | None =
         group.total += row["amount_sum"] or ZERO
         group.gst += row["gst_sum"] or ZERO
         group.duties += (row["dt_sum"] or ZERO) - (row["gst_sum"] or ZERO)
-    for line in _with_cads(list(page), [statement.program_account_id]):
-        groups[_GROUP_OF_KIND.get(line.entry.kind, "other_charges")].lines.append(line)
-    return [g for g in groups.values() if g.lines], page
+    return groups
+
+
+# Tax kinds of the summary PDF (the ledger's breakdown columns), English and French.
+TAX_KINDS: list[tuple[str, str, str]] = [
+    ("duty", "Customs duty", "Droits de douane"),
+    ("sima", "SIMA duty", "Droits LMSI"),
+    ("excise_duty", "Excise duty", "Droits d'accise"),
+    ("excise_tax", "Excise tax", "Taxe d'accise"),
+    ("gst", "GST", "TPS"),
+    ("other", "Other amounts", "Autres montants"),
+]
+_CAD_GROUP_KINDS = tuple(kind for key, *_rest, kinds in LINE_GROUPS if key in ("cad_charges", "corrections")
+                         for kind in kinds)
+
+
+@dataclass(frozen=True)
+class TaxTotal:
+    key: str
+    en: str
+    fr: str
+    amount: Decimal
+
+
+@dataclass(frozen=True)
+class CadTotal:
+    """One CAD's net on the statement: its charge plus its corrections and adjustments."""
+
+    transaction_number: str
+    lines: int
+    amount: Decimal
+
+
+def statement_tax_totals(statement: Statement) -> list[TaxTotal]:
+    """The statement's lines summed by tax kind (one query); they add up to the net of the period."""
+    sums = statement.lines().order_by().aggregate(**{key: Sum(key) for key, _en, _fr in TAX_KINDS})
+    return [TaxTotal(key, en, fr, quantize(sums[key] or ZERO)) for key, en, fr in TAX_KINDS]
+
+
+def statement_cad_totals(statement: Statement) -> list[CadTotal]:
+    """Per CAD (transaction number), the net of its lines on the statement, by number: one GROUP BY.
+
+    Lines of the CAD groups without a transaction number are left to the kind totals."""
+    rows = (statement.lines().filter(kind__in=_CAD_GROUP_KINDS).exclude(reference="").order_by()
+            .values("reference").annotate(n=Count("id"), total=Sum("amount")).order_by("reference"))
+    return [CadTotal(row["reference"], row["n"], quantize(row["total"] or ZERO)) for row in rows]
 
 
 @dataclass(frozen=True)
@@ -232,10 +285,19 @@ def statement_summary(statement: Statement) -> list[SummaryRow]:
     ]
 
 
-def statement_document(statement: Statement) -> dict:
-    """Everything the statement PDF shows: a snapshot built in a constant number of queries."""
+def statement_document(statement: Statement, *, with_lines: bool = True) -> dict:
+    """Everything the statement PDF shows: a snapshot built in a constant number of queries.
+
+    ``with_lines=False`` (a statement too long to print, ``STATEMENT_PDF_MAX_LINES``): no lines,
+    but every group's count and totals, the totals by tax kind and per CAD, all summed in SQL.
+    """
     account = statement.program_account
-    groups = statement_line_groups(statement)
+    if with_lines:
+        groups = statement_line_groups(statement)
+        extra = {}
+    else:
+        groups = [g for g in _group_totals(statement).values() if g.count]
+        extra = {"tax_totals": statement_tax_totals(statement), "cad_totals": statement_cad_totals(statement)}
     return {
         "statement": statement,
         "account": account,
@@ -244,6 +306,8 @@ def statement_document(statement: Statement) -> dict:
         "summary": statement_summary(statement),
         "lines_total": quantize(sum((g.total for g in groups), ZERO)),
         "generated_on": timezone.localdate(),
+        "summary_only": not with_lines,
+        **extra,
     }
 
 

@@ -6,14 +6,11 @@ to the importer the user acts for; anything outside answers 404), call one servi
 
 from __future__ import annotations
 
-import csv
-from collections.abc import Iterable, Iterator
-
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
 from django.db.models import QuerySet
-from django.http import Http404, JsonResponse, StreamingHttpResponse
+from django.http import Http404, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import NoReverseMatch, reverse
 from django.utils import timezone
@@ -24,12 +21,14 @@ from accounts.access import require_cbsa_officer
 from accounts.acting import get_acting_for
 from accounts.forms import add_service_errors
 from accounts.roles import Scope
-from billing.ledger.models import BREAKDOWN_FIELDS, LedgerEntry
+from billing.ledger.models import LedgerEntry
 from carm_portal import idempotency, pdf
 from carm_portal.exceptions import ApplicationError
 from carm_portal.money import format_cad
 
-from . import charts, pdf_tasks, selectors
+from . import charts, csv_export, pdf_tasks, selectors
+from .csv_export import csv_response as _csv_response
+from .csv_export import ledger_rows as _ledger_rows
 from .forms import PaymentForm, StatementFilterForm, TransactionFilterForm
 from .models import BillingRun
 
@@ -103,6 +102,7 @@ def statement_detail(request, pk: int):
         "business": business, "statement": statement, "groups": groups, "page": page,
         "query": _query_without_page(request),
         "summary": selectors.statement_summary(statement), "cad_url_name": _cad_url_name(),
+        "pdf_is_summary": pdf_tasks.summary_only(statement),
     })
 
 
@@ -118,45 +118,12 @@ def statement_pdf(request, pk: int):
     return pdf.file_response(stored, pdf_tasks.statement_filename(statement))
 
 
-class _Echo:
-    def write(self, value):
-        return value
-
-
-def _safe_cell(value) -> str:
-    """Spreadsheet formula injection: text starting with = + - @ is prefixed with a quote."""
-    text = "" if value is None else str(value)
-    return "'" + text if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text
-
-
-LEDGER_CSV_HEADER = ["effective_date", "rm_account", "kind", "reference", "description", *BREAKDOWN_FIELDS,
-                     "amount", "billing_period", "posted_at"]
-
-
-def _ledger_rows(entries: Iterable[LedgerEntry]) -> Iterator[list]:
-    yield LEDGER_CSV_HEADER
-    for e in entries:
-        yield [e.effective_date.isoformat(), e.program_account.number, e.kind, _safe_cell(e.reference),
-               _safe_cell(e.description), *(getattr(e, f) for f in BREAKDOWN_FIELDS), e.amount,
-               e.billing_period.isoformat(), timezone.localtime(e.created_at).isoformat(timespec="seconds")]
-
-
-def _csv_response(rows: Iterator[list], filename: str) -> StreamingHttpResponse:
-    writer = csv.writer(_Echo())
-    response = StreamingHttpResponse((writer.writerow(row) for row in rows), content_type="text/csv; charset=utf-8")
-    response["Content-Disposition"] = f'attachment; filename="{filename}"'
-    response["Cache-Control"] = "private, no-store"
-    return response
-
-
 @login_required
 @require_GET
 def statement_csv(request, pk: int):
     business = get_acting_for(request)
     statement = selectors.get_statement_for_user_or_404(request.user, business, pk)
-    entries = statement.lines().select_related("program_account").iterator(chunk_size=2000)
-    name = f"statement-{statement.program_account.number}-{statement.period_end:%Y-%m-%d}.csv"
-    return _csv_response(_ledger_rows(entries), name)
+    return csv_export.statement_csv_response(statement)
 
 
 # --- Transaction history ---------------------------------------------------------------------------

@@ -78,6 +78,11 @@ DECLARED: dict[str, Setting] = {
     ),
     "PERIOD_END_DAY": Setting(int, 17, "Day of the month a billing period ends."),
     "STATEMENT_DAY": Setting(int, 25, "Day of the month the statement is issued."),
+    # WeasyPrint lays a table row out in ~5.5 ms: 1,000 lines is ~6 s; ~21k would pass the pdf task's limit.
+    "STATEMENT_PDF_MAX_LINES": Setting(
+        int, 1000, "A statement with more lines gets a summary PDF (totals by kind, by tax kind and per CAD); "
+        "its lines are in the statement's CSV (page and API).",
+    ),
     "LATE_PAYMENT_PENALTY": Setting(Decimal, Decimal("200.00"), "ASSUMPTION (carm-rules §4, AMPS C336): flat late-payment penalty, once per statement not paid by its due date."),
     "CREDIT_CARD_CYCLE_CAP": Setting(
         Decimal, Decimal("4999.99"), "Most a cycle's credit-card payments may total."

@@ -253,6 +253,9 @@ CARM = {
     "UPLOAD_MAX_BYTES": env.int("CARM_UPLOAD_MAX_BYTES", default=CARM_DEFAULTS["UPLOAD_MAX_BYTES"]),
     # The billing benchmark starts workers with a chunk size of its own.
     "BILLING_CHUNK_SIZE": env.int("CARM_BILLING_CHUNK_SIZE", default=CARM_DEFAULTS["BILLING_CHUNK_SIZE"]),
+    "STATEMENT_PDF_MAX_LINES": env.int(
+        "CARM_STATEMENT_PDF_MAX_LINES", default=CARM_DEFAULTS["STATEMENT_PDF_MAX_LINES"]
+    ),
 }
 
 LOGGING = {

@@ -12,6 +12,7 @@ from django.template.response import TemplateResponse
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 
+from carm_portal.admin import BigTableAdmin
 from carm_portal.exceptions import ApplicationError
 
 from . import services
@@ -97,17 +98,20 @@ def _with_reason(modeladmin, request, queryset, *, title, action, call, done_mes
 
 
 @admin.register(CAD)
-class CADAdmin(admin.ModelAdmin):
+class CADAdmin(BigTableAdmin):
+    """National volume (carm_portal.admin.BigTableAdmin): newest first by id, no date hierarchy,
+    exact search on the transaction number or the RM account number (both indexed)."""
+
     list_display = ["transaction_number", "program_account", "status", "cad_type", "release_date", "due_date",
                     "submitted_late", "payment_timing", "current_version", "dt_total"]
     list_filter = ["status", "cad_type", "payment_timing", "transport_mode", "submitted_late", "release_date"]
-    search_fields = ["=transaction_number", "=program_account__number"]
-    date_hierarchy = "release_date"
+    exact_search_fields = ("transaction_number", "program_account__number")
+    search_help_text = _("An exact transaction number (14 digits) or RM account number.")
+    ordering = ["-id"]
     list_select_related = ["program_account"]
     raw_id_fields = ["program_account", "filed_by", "broker"]
     inlines = [CADLineInline, CADVersionInline]
     actions = ["accept_selected", "reject_selected"]
-    show_full_result_count = False  # national volume: no COUNT(*) per page
 
     def get_readonly_fields(self, request, obj=None):
         return [f.name for f in self.model._meta.fields]
@@ -138,14 +142,15 @@ class CADAdmin(admin.ModelAdmin):
 
 
 @admin.register(CADVersion)
-class CADVersionAdmin(admin.ModelAdmin):
+class CADVersionAdmin(BigTableAdmin):
     list_display = ["cad", "number", "kind", "status", "legal_basis", "filed_by", "filed_at", "dt_total"]
     list_filter = ["status", "kind", "legal_basis"]
-    search_fields = ["=cad__transaction_number"]
+    exact_search_fields = ("cad__transaction_number",)
+    search_help_text = _("An exact transaction number (14 digits).")
+    ordering = ["-id"]
     list_select_related = ["cad", "filed_by"]
     raw_id_fields = ["cad", "filed_by", "reviewed_by", "ledger_entry"]
     actions = ["approve_selected", "reject_selected"]
-    show_full_result_count = False
 
     def get_readonly_fields(self, request, obj=None):
         return [f.name for f in self.model._meta.fields]

@@ -114,7 +114,7 @@ ROUTES: dict[str, Route] = {
     "billing-payments": L, "billing-ops": OFF, "billing-ops-progress": OFF,
     "billing-ops-retry": _off("billing_run"),
     "api-statement-list": L, "api-statement-detail": _o("statement"), "api-statement-pdf": _o("statement"),
-    "api-statement-lines": _o("statement"),
+    "api-statement-lines": _o("statement"), "api-statement-lines-csv": _o("statement"),
     "api-statement-reconcile": _o("statement"),
     "api-ledger-entry-list": L, "api-ledger-entry-detail": _o("entry"), "api-daily-notice-list": L,
     "api-daily-notice-detail": _o("daily_notice"), "api-payment-list": L, "api-payment-detail": _o("payment"),

@@ -5,7 +5,7 @@ from django.contrib import admin, messages
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 
-from carm_portal.admin import ReadOnlyAdmin
+from carm_portal.admin import ReadOnlyBigTableAdmin
 from carm_portal.exceptions import ApplicationError
 
 from . import services
@@ -13,15 +13,14 @@ from .models import Allocation, Refund
 
 
 @admin.register(Allocation)
-class AllocationAdmin(ReadOnlyAdmin):
+class AllocationAdmin(ReadOnlyBigTableAdmin):
     list_display = ["applied_on", "credit", "debt", "amount", "method", "created_by"]
     list_filter = ["method", "applied_on"]
     search_fields = ["=credit__reference", "=debt__reference", "=credit__program_account__number",
                      "=debt__program_account__number"]
-    date_hierarchy = "applied_on"
+    ordering = ["-id"]
     list_select_related = ["credit", "debt", "created_by"]
     raw_id_fields = ["credit", "debt", "created_by"]
-    show_full_result_count = False
 
 
 def _run(modeladmin, request, queryset, service, done_message):

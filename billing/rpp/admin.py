@@ -91,10 +91,9 @@ class RppEnrolmentAdmin(admin.ModelAdmin):
 class SecurityRequirementAdmin(admin.ModelAdmin):
     list_display = ["program_account", "is_current", "trigger", "basis", "as_of", "highest_month", "bond_amount",
                     "cash_amount", "due_date", "computed_at"]
-    list_filter = ["is_current", "trigger", "basis"]
-    search_fields = ["program_account__number"]
+    list_filter = ["is_current", "trigger", "basis", "computed_at"]
+    search_fields = ["=program_account__number"]
     list_select_related = ["program_account"]
-    date_hierarchy = "computed_at"
 
     def has_add_permission(self, request):
         return False
