@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from django import forms
 from django.utils import timezone
+from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
 from accounts.forms import DATE_WIDGET, SCOPE_CHOICES
@@ -20,9 +21,6 @@ class BulkRequestForm(forms.Form):
     file = forms.FileField(
         label=_("CSV file"), required=False,
         widget=forms.ClearableFileInput(attrs={"accept": ".csv,text/csv"}),
-        help_text=_("One row per importer: its BN9 or an RM number (e.g. 123456782RM0001); optional "
-                    "columns: scopes, valid_to (YYYY-MM-DD). At most %(rows)d rows and %(kb)d kB.")
-        % {"rows": bulk.MAX_ROWS, "kb": bulk.MAX_BYTES // 1000},
     )
     numbers = forms.CharField(
         label=_("Or paste BN9s or RM numbers"), required=False,
@@ -41,6 +39,14 @@ class BulkRequestForm(forms.Form):
     note = forms.CharField(label=_("Note"), max_length=300, required=False)
 
     rows: list[bulk.Row]
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        # Formatted here, in the request's language (a lazy string formatted at import would not be).
+        self.fields["file"].help_text = gettext(
+            "One row per importer: its BN9 or an RM number (e.g. 123456782RM0001); optional "
+            "columns: scopes, valid_to (YYYY-MM-DD). At most %(rows)d rows and %(kb)d kB."
+        ) % {"rows": bulk.MAX_ROWS, "kb": bulk.MAX_BYTES // 1000}
 
     def clean_file(self):
         upload = self.cleaned_data.get("file")

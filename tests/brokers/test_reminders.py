@@ -66,7 +66,14 @@ def test_once_per_client_per_day_then_again_the_next_day(client, bams, mailoutbo
     assert len(mailoutbox) == 5
 
 
-def test_the_email_says_what_is_missing_and_due_in_the_bams_language(client, bams, mailoutbox,
+@pytest.fixture
+def french(settings, tmp_path):
+    from tests.i18n.conftest import install_fragment
+
+    install_fragment(settings, tmp_path)
+
+
+def test_the_email_says_what_is_missing_and_due_in_the_bams_language(client, bams, mailoutbox, french,
                                                                    django_capture_on_commit_callbacks):
     client.force_login(bams["broker"].bam)
     _send(client, django_capture_on_commit_callbacks, bams["maple"].pk)
