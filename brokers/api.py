@@ -13,7 +13,8 @@ from django.core import signing
 from django.http import Http404
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
-from drf_spectacular.utils import OpenApiParameter, extend_schema
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import serializers
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -300,7 +301,12 @@ class BulkDelegationRequestApi(APIView):
         operation_id="delegation_bulk_request",
         request=BulkRequestSerializer,
         parameters=[idempotency.openapi_parameter()],
-        responses={200: BulkResultSerializer, 201: BulkResultSerializer, 400: BulkResultSerializer},
+        responses={
+            200: BulkResultSerializer, 201: BulkResultSerializer,
+            400: OpenApiResponse(OpenApiTypes.OBJECT, description=(
+                "Field messages (bad input), or, when a row cannot be requested, the result above "
+                "(``results``: each row's outcome and message) with ``detail``: nothing was written.")),
+        },
     )
     @idempotency.idempotent
     def post(self, request):
