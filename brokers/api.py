@@ -13,10 +13,16 @@ from django.core import signing
 from django.http import Http404
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
-from drf_spectacular.utils import OpenApiParameter, extend_schema
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import serializers
 from rest_framework.response import Response
 from rest_framework.views import APIView
+
+from accounts.roles import DELEGATION_FLAGS
+from carm_portal import idempotency
+from carm_portal.exceptions import ApplicationError
+from carm_portal.validators import date_validators
 
 from . import board as b
 from . import worklists as w
@@ -207,3 +213,123 @@ class BrokerWorklistApi(APIView):
             "previous": link(number - 1) if number > 1 and rows else None,
             "results": WorklistRowSerializer(page, many=True).data,
         })
+
+
+# --- POST /api/v1/delegations/bulk-request/ ----------------------------------------------------
+
+class BulkRowSerializer(serializers.Serializer):
+    number = serializers.CharField(max_length=40, allow_blank=True,
+                                   help_text=_("The importer's BN9, or one of its RM accounts (e.g. 123456782RM0001)."))
+    scopes = serializers.ListField(child=serializers.ChoiceField(choices=list(DELEGATION_FLAGS)), required=False,
+                                   allow_empty=False, help_text=_("This row's scopes (default: the request's)."))
+    valid_to = serializers.DateField(required=False, allow_null=True, validators=date_validators(future=True),
+                                     help_text=_("This row's end date (default: the request's)."))
+
+
+class BulkRequestSerializer(serializers.Serializer):
+    firm = serializers.IntegerField(required=False, help_text=_("The broker firm asking (default: your first)."))
+    rows = BulkRowSerializer(many=True, required=False, allow_empty=False)
+    csv = serializers.CharField(required=False, trim_whitespace=False,
+                                help_text=_("Instead of rows: the CSV text (BN9 or RM number, scopes, valid_to)."))
+    scopes = serializers.ListField(child=serializers.ChoiceField(choices=list(DELEGATION_FLAGS)),
+                                   required=False, default=list(DELEGATION_FLAGS))
+    valid_from = serializers.DateField(required=False, validators=date_validators(future=True))
+    valid_to = serializers.DateField(required=False, allow_null=True, validators=date_validators(future=True))
+    note = serializers.CharField(required=False, allow_blank=True, max_length=300, default="")
+    dry_run = serializers.BooleanField(required=False, default=False,
+                                       help_text=_("True: only the preview, nothing written."))
+
+    def validate(self, attrs):
+        from . import bulk
+
+        rows, text = attrs.get("rows"), attrs.get("csv")
+        if (rows is None) == (text is None):
+            raise serializers.ValidationError({"rows": [_("Send either rows or csv.")]})
+        try:
+            if text is not None:
+                attrs["parsed"] = bulk.parse_csv(text.encode(), field_name="csv")
+            else:
+                if len(rows) > bulk.MAX_ROWS:
+                    raise serializers.ValidationError(
+                        {"rows": [_("Too many rows: at most %(n)d.") % {"n": bulk.MAX_ROWS}]})
+                attrs["parsed"] = [
+                    bulk.Row(i, r["number"], tuple(f for f in DELEGATION_FLAGS if f in r["scopes"])
+                             if r.get("scopes") else None, r.get("valid_to"), "valid_to" in r)
+                    for i, r in enumerate(rows, start=1)]
+        except ApplicationError as exc:
+            raise serializers.ValidationError(exc.field_errors) from None
+        start = attrs.get("valid_from") or timezone.localdate()
+        end = attrs.get("valid_to")
+        if end is not None and end < start:
+            raise serializers.ValidationError({"valid_to": [_("The end date is before the start date.")]})
+        return attrs
+
+
+class BulkRowResultSerializer(serializers.Serializer):
+    row = serializers.IntegerField(help_text=_("The row's number (CSV: its line, the header included)."))
+    number = serializers.CharField()
+    outcome = serializers.ChoiceField(choices=["request", "already", "unknown", "bad_format", "duplicate",
+                                               "failed", "rolled_back"])
+    label = serializers.CharField()
+    message = serializers.CharField()
+    importer = serializers.CharField()
+    bn9 = serializers.CharField()
+    rm_account = serializers.CharField()
+    scopes = serializers.ListField(child=serializers.CharField())
+    valid_to = serializers.DateField(allow_null=True)
+    delegation = serializers.IntegerField(allow_null=True, help_text=_("The request made (null: none)."))
+
+
+class BulkResultSerializer(serializers.Serializer):
+    dry_run = serializers.BooleanField()
+    written = serializers.BooleanField(help_text=_("True: every requestable row was requested."))
+    totals = serializers.DictField(child=serializers.IntegerField(), help_text=_("Rows per outcome."))
+    results = BulkRowResultSerializer(many=True)
+
+
+class BulkDelegationRequestApi(APIView):
+    """POST /api/v1/delegations/bulk-request/: ask many importers for a delegation at once.
+
+    Each row names an importer by its BN9 (whole business) or by one of its RM accounts (that RM
+    only). ``dry_run: true``: each row's outcome, nothing written (200). Otherwise every row must
+    be requestable: all are requested in one transaction (201), or none is and the answer is 400
+    with every row's outcome and message (unknown BN, bad format, duplicate row, already
+    delegated or requested). The broker firm's BAM only (others: 404). Honours Idempotency-Key.
+    """
+
+    @extend_schema(
+        operation_id="delegation_bulk_request",
+        request=BulkRequestSerializer,
+        parameters=[idempotency.openapi_parameter()],
+        responses={
+            200: BulkResultSerializer, 201: BulkResultSerializer,
+            400: OpenApiResponse(OpenApiTypes.OBJECT, description=(
+                "Field messages (bad input), or, when a row cannot be requested, the result above "
+                "(``results``: each row's outcome and message) with ``detail``: nothing was written.")),
+        },
+    )
+    @idempotency.idempotent
+    def post(self, request):
+        from . import bulk
+
+        if not bulk.requesting_firms(request.user).exists():
+            raise Http404
+        params = BulkRequestSerializer(data=request.data)
+        params.is_valid(raise_exception=True)
+        data = params.validated_data
+        firm = bulk.firm_for(request.user, data.get("firm"))
+        if firm is None:
+            raise Http404
+        terms = bulk.Terms(tuple(f for f in DELEGATION_FLAGS if f in data["scopes"]),
+                           data.get("valid_from") or timezone.localdate(), data.get("valid_to"), data["note"])
+        rows = data["parsed"]
+        if data["dry_run"]:
+            results = bulk.evaluate(firm, rows, terms)
+            return Response({"dry_run": True, "written": False, "totals": bulk.totals(results),
+                             "results": [r.to_json() for r in results]})
+        result = bulk.submit(actor=request.user, broker=firm, rows=rows, terms=terms)
+        body = {"dry_run": False, "written": result.written, "totals": result.totals,
+                "results": [r.to_json() for r in result.results]}
+        if not result.written:
+            body["detail"] = _("Nothing was requested: correct the rows below.")
+        return Response(body, status=201 if result.written else 400)

@@ -10,4 +10,6 @@ urlpatterns = [
     path("board.csv", views.board_csv, name="board-csv"),
     path("clients/search/", views.client_search, name="client-search"),
     path("act-for/", views.act_for, name="act-for"),
+    path("reminders/", views.remind, name="remind"),
+    path("delegations/bulk/", views.bulk_request, name="bulk-request"),
 ]

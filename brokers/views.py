@@ -7,6 +7,7 @@ from collections.abc import Iterable, Iterator
 from urllib.parse import urlencode
 
 from django.contrib.auth.decorators import login_required
+from django.core import signing
 from django.core.paginator import Paginator
 from django.http import Http404, HttpResponseRedirect, JsonResponse, StreamingHttpResponse
 from django.shortcuts import render
@@ -19,6 +20,7 @@ from django.views.decorators.http import require_GET, require_POST
 from accounts.access import businesses_for
 from accounts.acting import get_acting_for, set_acting_for
 from accounts.models import Business
+from carm_portal.exceptions import ApplicationError
 
 from . import board as b
 from .recent import recent_clients, remember
@@ -107,7 +109,15 @@ def board(request):
         "expiring_days": b.EXPIRING_DAYS,
         "recent": recent_clients(request),
         "here": request.get_full_path(),
+        "page_clients": list(dict.fromkeys(r.business.pk for r in result.rows)),
+        "can_bulk_request": _can_bulk_request(request.user),
     })
+
+
+def _can_bulk_request(user) -> bool:
+    from .bulk import requesting_firms
+
+    return requesting_firms(user).exists()
 
 
 class _Echo:
@@ -243,3 +253,122 @@ def worklists(request):
         "today": today,
         "here": request.get_full_path(),
     })
+
+
+# --- Bulk delegation requests -------------------------------------------------------------------
+
+BULK_SALT = "brokers.bulk.preview"
+BULK_PREVIEW_MAX_AGE = 3600  # seconds a preview may wait for its Submit
+
+
+def _bulk_context(firm, **extra) -> dict:
+    from . import bulk
+
+    totals = extra.get("totals") or {}
+    done = extra.get("written")
+    total_rows = [{"key": str(k), "n": totals.get(str(k), 0),
+                   "label": bulk.DONE_LABEL if done and k == bulk.Outcome.REQUEST else label}
+                  for k, label in bulk.OUTCOME_LABELS.items() if totals.get(str(k))]
+    return {"firm": firm, "max_rows": bulk.MAX_ROWS, "max_kb": bulk.MAX_BYTES // 1000,
+            "total_rows": total_rows, **extra}
+
+
+@login_required
+def bulk_request(request):
+    """Upload or paste many BN9s / RM numbers; a preview of each row's outcome, then Submit (all or
+    nothing); the results page lists each row's outcome with totals. The firm's BAM only (404)."""
+    from carm_portal import idempotency
+
+    from . import bulk
+    from .forms import BulkRequestForm
+
+    firm = bulk.firm_for(request.user, request.POST.get("firm") or request.GET.get("firm"))
+    if firm is None:
+        raise Http404
+    if request.method == "POST" and request.POST.get("action") == "submit":
+        return _bulk_submit(request, firm)
+    form = BulkRequestForm(request.POST or None, request.FILES or None)
+    if request.method == "POST" and form.is_valid() and not form.errors:
+        terms = form.terms()
+        results = bulk.evaluate(firm, form.rows, terms)
+        expected = [r.row.line for r in results if r.outcome == bulk.Outcome.REQUEST]
+        payload = signing.dumps({"firm": firm.pk, "rows": [r.to_json() for r in form.rows],
+                                 "terms": terms.to_json(), "expected": expected}, salt=BULK_SALT, compress=True)
+        return render(request, "brokers/bulk_request.html", _bulk_context(
+            firm, mode="preview", results=[r.to_json() for r in results], totals=bulk.totals(results),
+            to_request=len(expected), terms=terms, payload=payload, idempotency_key=idempotency.new_form_key()))
+    status = 400 if request.method == "POST" else 200
+    return render(request, "brokers/bulk_request.html", _bulk_context(firm, mode="form", form=form), status=status)
+
+
+def _bulk_submit(request, firm):
+    from carm_portal import idempotency
+
+    from . import bulk
+    from .forms import BulkRequestForm
+
+    def again(message: str):
+        form = BulkRequestForm()
+        return render(request, "brokers/bulk_request.html",
+                      _bulk_context(firm, mode="form", form=form, error=message), status=400)
+
+    raw = request.POST.get("payload", "")
+    try:
+        data = signing.loads(raw, salt=BULK_SALT, max_age=BULK_PREVIEW_MAX_AGE)
+        rows = [bulk.Row.from_json(r) for r in data["rows"]]
+        terms = bulk.Terms.from_json(data["terms"])
+        expected = {int(n) for n in data["expected"]}
+    except (signing.BadSignature, KeyError, TypeError, ValueError):
+        return again(_("This preview has expired or was changed: upload the list again."))
+    if data.get("firm") != firm.pk or not expected:
+        return again(_("This preview has expired or was changed: upload the list again."))
+
+    def produce():
+        result = bulk.submit(actor=request.user, broker=firm, rows=rows, terms=terms, expected=expected)
+        body = {"written": result.written, "failed_row": result.failed_row, "totals": result.totals,
+                "results": [r.to_json() for r in result.results]}
+        # A rolled-back submit is not remembered: the same Submit may be sent again.
+        return (200 if result.written else 422), body, None
+
+    endpoint = f"POST {request.path}"
+    try:
+        key = idempotency.clean_key(request.POST.get(idempotency.FORM_FIELD))
+        if key is None:
+            _status, body, _result = produce()
+        else:
+            _status, body, _result = idempotency.run(
+                user=request.user, key=key, endpoint=endpoint,
+                request_hash=idempotency.fingerprint(endpoint, {"payload": raw}), produce=produce)
+    except (idempotency.IdempotencyConflict, ApplicationError) as exc:
+        return again(exc.message)
+    if isinstance(body, str):  # a replay stores the body as text
+        import json
+
+        body = json.loads(body)
+    return render(request, "brokers/bulk_request.html", _bulk_context(
+        firm, mode="results", results=body["results"], totals=body["totals"], written=body["written"],
+        failed_row=body["failed_row"]), status=200 if body["written"] else 409)
+
+
+# --- Reminders to clients' BAMs ----------------------------------------------------------------
+
+@login_required
+@require_POST
+def remind(request):
+    """The board's "Send reminder": the ticked clients (or every client of the page), once a day each."""
+    from django.contrib import messages
+
+    from .reminders import request_reminders
+
+    _require_broker(request.user)
+    ids = request.POST.getlist("client")
+    if request.POST.get("all_on_page"):
+        ids += request.POST.getlist("page_client")
+    back = _safe_next(request, reverse("brokers:board"))
+    if not ids:
+        messages.error(request, _("Tick at least one client to remind."))
+        return HttpResponseRedirect(back)
+    queued, already = request_reminders(request.user, ids, today=timezone.localdate())
+    messages.success(request, _("Reminder sent to %(n)d client(s), %(m)d already reminded today.")
+                     % {"n": queued, "m": already})
+    return HttpResponseRedirect(back)

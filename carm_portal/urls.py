@@ -11,13 +11,14 @@ from .views import healthz, readyz
 
 # Each app owns its URL modules; the prefixes are fixed here.
 api_v1 = [
+    # brokers first: its delegations/bulk-request/ must win over the delegations router's detail route.
+    path("", include("brokers.api_urls")),
     path("", include("accounts.api_urls")),
     path("", include("declarations.api_urls")),
     path("", include("billing.api_urls")),
     path("", include("billing.rpp.api_urls")),
     path("", include("billing.offsetting.api_urls")),
     path("", include("appeals.api_urls")),
-    path("", include("brokers.api_urls")),
 ]
 
 urlpatterns = [

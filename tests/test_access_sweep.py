@@ -151,7 +151,8 @@ ROUTES: dict[str, Route] = {
     "appeals:extension-decide": _off("extension"),
     # brokers (the broker board)
     "brokers:board": L, "brokers:board-csv": L, "brokers:client-search": L, "brokers:act-for": S,
-    "brokers:worklists": L,
+    "brokers:worklists": L, "brokers:remind": L, "brokers:bulk-request": L,
+    "api-delegation-bulk-request": L,
     "api-broker-board": L, "api-broker-worklist": Route("list", extra={"kind": "cads"}),
     "api-appeal-list": L, "api-appeal-detail": _o("appeal"), "api-appeal-submit": _o("appeal"),
     "api-appeal-withdraw": _o("appeal"), "api-appeal-documents": _o("appeal"),

@@ -38,7 +38,7 @@ COMMON = [
     "/security/", "/offsetting/", "/appeals/",
 ]
 IMPORTER_ONLY = ["/audit/", "/delegations/grant/", "/business/edit/"]
-BROKER_ONLY = ["/switch-account/", "/delegations/request/"]
+BROKER_ONLY = ["/switch-account/", "/delegations/request/", "/brokers/delegations/bulk/"]
 # The staff nav's pages, and a sample of the Django admin (index, lists, a change form).
 STAFF = [
     "/", "/billing/ops/", "/appeals/review/", "/security/staff/reductions/", "/offsetting/staff/refunds/",

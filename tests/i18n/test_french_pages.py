@@ -205,6 +205,7 @@ POST_ONLY = {
     "appeals:document-upload", "appeals:extension-decide", "appeals:review-action", "appeals:save",
     "appeals:submit", "appeals:withdraw", "billing-ops-retry", "cad_submit", "delegation-decide",
     "membership-decide", "offsetting:staff-refund-decide", "rpp:enrol", "rpp:recompute", "rpp:withdraw",
+    "brokers:remind",
 }
 NOT_REACHED = {
     **dict.fromkeys(POST_ONLY, "POST only"),
