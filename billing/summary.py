@@ -302,13 +302,15 @@ def _after_latest(ref: str) -> Q:
     return Q(billing_period__gt=Coalesce(latest, Value(_NO_STATEMENT, output_field=DateField())))
 
 
-def money_annotations(accounts: QuerySet, *, today: date, prefix: str = "money_") -> QuerySet:
+def money_annotations(accounts: QuerySet, *, today: date, prefix: str = "money_",
+                      alias: bool = False) -> QuerySet:
     """``accounts`` (program accounts) annotated with ``<prefix>amount_due``, ``<prefix>overdue`` and
     ``<prefix>due_date`` (None when nothing is due): ``money_summary``'s figures as SQL, one query.
 
     One difference: an account with no statement at all counts every pay-at-release charge here,
     where ``money_summary`` reads them from the period after the earliest latest statement of the
     accounts it is given (the same unless such an account has cash CADs older than that).
+    ``alias=True``: added with ``QuerySet.alias`` (to order or filter by; not selected).
     """
     from declarations.models import CAD
 
@@ -338,7 +340,7 @@ def money_annotations(accounts: QuerySet, *, today: date, prefix: str = "money_"
     cash_from = Subquery(cash_from.order_by().values("program_account_id").annotate(v=Min("billing_period"))
                          .values("v")[:1], output_field=DateField())
     latest = _latest_statement("pk")
-    qs = accounts.annotate(**{
+    qs = accounts.alias(**{
         f"{p}closing": Subquery(latest.values("closing_balance")[:1], output_field=_MONEY),
         f"{p}latest_due": Subquery(latest.values("due_date")[:1], output_field=DateField()),
         f"{p}base": Subquery(base.values("closing_balance")[:1], output_field=_MONEY),
@@ -349,10 +351,11 @@ def money_annotations(accounts: QuerySet, *, today: date, prefix: str = "money_"
     paid = Case(When(**{f"{p}base__isnull": False}, then=_total(paid, negate=True)),
                 default=_total(paid.filter(billing_period__gte=cash_from), negate=True), output_field=_MONEY)
     overdue = Coalesce(f"{p}base", _ZERO) + _total(cash.filter(effective_date__lt=today)) - paid
-    qs = qs.annotate(**{
+    add = "alias" if alias else "annotate"
+    qs = getattr(qs, add)(**{
         f"{p}amount_due": Greatest(Round(billed_unpaid, 2, output_field=_MONEY), _ZERO, output_field=_MONEY),
     })
-    return qs.annotate(**{
+    return getattr(qs, add)(**{
         f"{p}overdue": Least(Greatest(Round(overdue, 2, output_field=_MONEY), _ZERO, output_field=_MONEY),
                              f"{p}amount_due", output_field=_MONEY),
         f"{p}due_date": Case(
