@@ -297,6 +297,8 @@ def _delegation_expires(user: User, today: date):
 def _sql_figure(user: User, qs: QuerySet, key: str, today: date) -> QuerySet:
     """``qs`` with the alias ``sql_<key>``: the SQL form of the column or filter ``key``."""
     name = f"sql_{key}"
+    if name in qs.query.annotations:  # sorted by the column it is filtered on
+        return qs
     if key in ("client", "bn", "rm"):
         text = {"client": Lower(Coalesce(NullIf("business__operating_name", Value("")), "business__legal_name")),
                 "bn": F("business__bn9"), "rm": F("number")}[key]

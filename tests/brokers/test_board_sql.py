@@ -48,7 +48,8 @@ def test_sql_order_is_the_computed_order(many, sort):
 
 
 @pytest.mark.parametrize("params", [{"overdue": "1"}, {"late": "1"}, {"expiring": "1"},
-                                    {"late": "1", "expiring": "1", "sort": "-due"}, {"q": "client 000", "late": "1"}])
+                                    {"late": "1", "expiring": "1", "sort": "-due"}, {"q": "client 000", "late": "1"},
+                                    {"overdue": "1", "sort": "-overdue"}])
 def test_sql_filters_are_the_computed_filters(many, params):
     user = many["broker"].bam
     query = b.BoardQuery.from_params(params)
