@@ -123,21 +123,32 @@ def load_histories(account_ids: Iterable[int], *, periods: Sequence[date] | None
     return out
 
 
-def cash_charges(account_ids: list[int], *, since: date, until: date) -> list[tuple[int, CashCharge]]:
-    """The original charges of pay-at-release CADs billed in ``since`` or later, released before
-    ``until``: one query. A CAD charge is effective on its release date (declarations.services)."""
+def cash_charge_entries(cash_cads):
+    """The ledger entries that are the original charges of the pay-at-release CADs ``cash_cads``
+    (a queryset of CADs, narrowed by the caller). A CAD charge is effective on its release date
+    (declarations.services). The one definition: ``cash_charges`` and the SQL form in
+    ``billing.summary`` both read it."""
     from django.contrib.contenttypes.models import ContentType
 
     # The CAD records the decision (declarations.payment_timing); read, never written, here.
     from declarations.models import CAD
 
+    return LedgerEntry.objects.filter(
+        kind=LedgerEntry.Kind.CAD_CHARGE, source_type=ContentType.objects.get_for_model(CAD),
+        source_id__in=cash_cads.filter(payment_timing=CAD.PaymentTiming.ON_RELEASE).order_by().values("pk"),
+    )
+
+
+def cash_charges(account_ids: list[int], *, since: date, until: date) -> list[tuple[int, CashCharge]]:
+    """The original charges of pay-at-release CADs billed in ``since`` or later, released before
+    ``until``: one query."""
+    from declarations.models import CAD
+
     # CAD.billing_period is its charge's period: the cash CADs' partial index bounds the read.
-    cash_cads = CAD.objects.filter(program_account_id__in=account_ids, payment_timing=CAD.PaymentTiming.ON_RELEASE,
-                                   billing_period__gte=since).order_by().values("pk")
+    cash_cads = CAD.objects.filter(program_account_id__in=account_ids, billing_period__gte=since)
     rows = (
-        LedgerEntry.objects.filter(
-            program_account_id__in=account_ids, kind=LedgerEntry.Kind.CAD_CHARGE, billing_period__gte=since,
-            effective_date__lt=until, source_type=ContentType.objects.get_for_model(CAD), source_id__in=cash_cads,
+        cash_charge_entries(cash_cads).filter(
+            program_account_id__in=account_ids, billing_period__gte=since, effective_date__lt=until,
         ).order_by().values_list("program_account_id", "billing_period", "effective_date", "amount")
     )
     return [(account_id, CashCharge(billed, released, amount)) for account_id, billed, released, amount in rows]

@@ -29,7 +29,21 @@ from dataclasses import dataclass, field
 from datetime import date, timedelta
 from decimal import Decimal
 
-from django.db.models import Max, Q, Sum
+from django.db.models import (
+    Case,
+    DateField,
+    DecimalField,
+    Max,
+    Min,
+    OuterRef,
+    Q,
+    QuerySet,
+    Subquery,
+    Sum,
+    Value,
+    When,
+)
+from django.db.models.functions import Coalesce, ExtractMonth, ExtractYear, Greatest, Least, Round
 
 from billing.ledger.models import LedgerEntry
 from carm_portal import calendar
@@ -37,7 +51,14 @@ from carm_portal.conf import carm
 from carm_portal.money import ZERO, quantize
 
 from .models import Statement
-from .overdue import AccountHistory, PastStatement, Reduction, cash_charges, overdue_on
+from .overdue import (
+    AccountHistory,
+    PastStatement,
+    Reduction,
+    cash_charge_entries,
+    cash_charges,
+    overdue_on,
+)
 
 # Ageing buckets: (key, first day past due, last day past due or None); "current" is not yet due.
 AGEING_BUCKETS = (("current", None, 0), ("1-30", 1, 30), ("31-60", 31, 60), ("61-90", 61, 90), ("90+", 91, None))
@@ -242,6 +263,107 @@ def money_summary(account_ids: Iterable[int], *, today: date) -> MoneySummary:
                 _age_cash(money, cash[account_id], money.amount_due, today)
         accounts.append(money)
     return MoneySummary(today, accounts, next_issue, next_due)
+
+
+# --- The same rule in SQL --------------------------------------------------------------------------
+# A list of thousands of accounts (the broker board) sorts and filters by amount due and overdue
+# in the database; it computes ``money_summary`` only for the rows it shows. Each step below
+# mirrors a step of ``money_summary`` (tests/billing/test_summary_sql.py checks both agree).
+
+_MONEY = DecimalField(max_digits=14, decimal_places=2)
+_ZERO = Value(ZERO, output_field=_MONEY)
+_NO_STATEMENT = date(1900, 1, 1)  # "after the latest statement" of an account with none: every entry
+
+
+def _total(entries, field: str = "amount", *, negate: bool = False):
+    """The sum of ``field`` over a correlated queryset (zero when empty)."""
+    total = Subquery(entries.order_by().values("program_account_id").annotate(t=Sum(field)).values("t")[:1],
+                     output_field=_MONEY)
+    return Coalesce(-total if negate else total, _ZERO)
+
+
+def _first(entries, field: str, output_field):
+    return Subquery(entries.order_by().values("program_account_id").annotate(v=Min(field)).values("v")[:1],
+                    output_field=output_field)
+
+
+def _month_index(field: str):
+    return ExtractYear(field) * 12 + ExtractMonth(field)
+
+
+def _latest_statement(ref: str):
+    """The latest statement of the account whose id is ``OuterRef(ref)``."""
+    return Statement.objects.filter(program_account_id=OuterRef(ref)).order_by("-period_end")
+
+
+def _after_latest(ref: str) -> Q:
+    """Entries of periods after the account's latest statement (every entry if it has none)."""
+    latest = Subquery(_latest_statement(ref).values("period_end")[:1], output_field=DateField())
+    return Q(billing_period__gt=Coalesce(latest, Value(_NO_STATEMENT, output_field=DateField())))
+
+
+def money_annotations(accounts: QuerySet, *, today: date, prefix: str = "money_",
+                      alias: bool = False) -> QuerySet:
+    """``accounts`` (program accounts) annotated with ``<prefix>amount_due``, ``<prefix>overdue`` and
+    ``<prefix>due_date`` (None when nothing is due): ``money_summary``'s figures as SQL, one query.
+
+    One difference: an account with no statement at all counts every pay-at-release charge here,
+    where ``money_summary`` reads them from the period after the earliest latest statement of the
+    accounts it is given (the same unless such an account has cash CADs older than that).
+    ``alias=True``: added with ``QuerySet.alias`` (to order or filter by; not selected).
+    """
+    from declarations.models import CAD
+
+    p = prefix
+    tomorrow = today + timedelta(days=1)
+    # (Subqueries refer to the entry's own account, never to another annotation: Django cannot
+    # relabel a subquery that refers to an annotation holding a subquery.)
+    mine = Q(program_account_id=OuterRef("pk"))
+    after = _after_latest("program_account_id")
+    # Payments and credits after the latest statement reduce what it billed.
+    credits = LedgerEntry.objects.owing().filter(mine, after, amount__lt=0)
+    # Pay-at-release CAD charges after the latest statement, payable since their release.
+    cash = cash_charge_entries(CAD.objects.all()).filter(mine, after)
+    # The base of what is overdue: the latest of the last AGEING_STATEMENTS statements owing and due
+    # before today (periods end on the same day of the month: their month numbers compare them).
+    latest_month = Subquery(_latest_statement("program_account_id").annotate(m=_month_index("period_end"))
+                            .values("m")[:1])
+    base = (
+        Statement.objects.filter(mine, closing_balance__gt=0, due_date__lt=today)
+        .annotate(m=_month_index("period_end")).filter(m__gte=latest_month - (AGEING_STATEMENTS - 1))
+        .order_by("-period_end")
+    )
+    # Without a base statement, only the payments of the overdue cash charges' periods and later.
+    cash_from = (cash_charge_entries(CAD.objects.all())
+                 .filter(program_account_id=OuterRef("program_account_id"), effective_date__lt=today)
+                 .filter(_after_latest("program_account_id")))
+    cash_from = Subquery(cash_from.order_by().values("program_account_id").annotate(v=Min("billing_period"))
+                         .values("v")[:1], output_field=DateField())
+    latest = _latest_statement("pk")
+    qs = accounts.alias(**{
+        f"{p}closing": Subquery(latest.values("closing_balance")[:1], output_field=_MONEY),
+        f"{p}latest_due": Subquery(latest.values("due_date")[:1], output_field=DateField()),
+        f"{p}base": Subquery(base.values("closing_balance")[:1], output_field=_MONEY),
+    })
+    billed_unpaid = (Coalesce(f"{p}closing", _ZERO) + _total(cash.filter(effective_date__lt=tomorrow))
+                     - _total(credits, negate=True))
+    paid = credits.filter(effective_date__lt=tomorrow)
+    paid = Case(When(**{f"{p}base__isnull": False}, then=_total(paid, negate=True)),
+                default=_total(paid.filter(billing_period__gte=cash_from), negate=True), output_field=_MONEY)
+    overdue = Coalesce(f"{p}base", _ZERO) + _total(cash.filter(effective_date__lt=today)) - paid
+    add = "alias" if alias else "annotate"
+    qs = getattr(qs, add)(**{
+        f"{p}amount_due": Greatest(Round(billed_unpaid, 2, output_field=_MONEY), _ZERO, output_field=_MONEY),
+    })
+    return getattr(qs, add)(**{
+        f"{p}overdue": Least(Greatest(Round(overdue, 2, output_field=_MONEY), _ZERO, output_field=_MONEY),
+                             f"{p}amount_due", output_field=_MONEY),
+        f"{p}due_date": Case(
+            When(**{f"{p}amount_due__gt": 0},
+                 then=Coalesce(f"{p}latest_due", _first(cash.filter(effective_date__lt=tomorrow), "effective_date",
+                                                        DateField()))),
+            default=None, output_field=DateField()),
+    })
 
 
 @dataclass(frozen=True)

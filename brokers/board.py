@@ -12,9 +12,12 @@ Access: the rows are ``program_accounts_for(user, Scope.ACCOUNT)`` less the user
 businesses; each column group is shown only for the accounts the gate gives for its scope
 (a delegation without the financial scope: no money figures for that client, None here).
 
-A constant number of queries whatever the number of clients. Sorting or filtering on a computed
-column computes every row of the (searched) set; sorting by client, BN or RM number with no
-filter computes only the rows asked for (the page).
+A constant number of queries whatever the number of clients, and only the rows asked for (the
+page) are computed in full. Sorting or filtering by client, BN, RM, amount due, due date, overdue,
+CADs due soon or late, or delegation expiry happens in SQL (``SQL_COLUMNS``, ``SQL_FILTERS``: the
+money figures are ``billing.summary.money_annotations``, the SQL form of the money summary's rule,
+gated like their column). Any other column or filter computes just its own figures (``GROUPS``)
+for every row of the searched set, in Python, then the page in full.
 """
 
 from __future__ import annotations
@@ -25,7 +28,22 @@ from dataclasses import dataclass, field
 from datetime import date, timedelta
 from decimal import Decimal
 
-from django.db.models import Count, Q, QuerySet
+from django.db import connection
+from django.db.models import (
+    Case,
+    Count,
+    DateField,
+    DecimalField,
+    F,
+    IntegerField,
+    OuterRef,
+    Q,
+    QuerySet,
+    Subquery,
+    Value,
+    When,
+)
+from django.db.models.functions import Coalesce, Collate, Lower, NullIf
 from django.utils.translation import gettext_lazy as _
 
 from accounts.access import active_memberships, delegations_in_force, program_accounts_for
@@ -36,7 +54,7 @@ from appeals.deadlines import next_deadline
 from appeals.selectors import open_appeals_in
 from billing.rpp.forecast import review_forecasts
 from billing.rpp.selectors import positions_for
-from billing.summary import AccountMoney, money_summary
+from billing.summary import AccountMoney, money_annotations, money_summary
 from declarations.models import CAD
 from declarations.selectors import due_soon_q, late_q
 
@@ -156,6 +174,18 @@ def _filter_ok(row: BoardRow, name: str) -> bool:
     return True
 
 
+# The figures (``compute_rows`` groups) each column and filter needs; None: none (the account's own).
+GROUPS: dict[str, str | None] = {
+    "client": None, "bn": None, "rm": None, "score": "readiness", "due": "money", "due_date": "money",
+    "overdue": "money", "required": "security", "posted": "security", "gap": "security",
+    "forecast_gap": "forecast", "cads_soon": "cads", "cads_late": "cads", "appeals": "appeals",
+    "appeal_deadline": "appeals", "delegation_expires": "delegation",
+    # filters
+    "shortfall": "security", "late": "cads", "expiring": "delegation",
+}
+ALL_GROUPS = frozenset({"readiness", "money", "security", "forecast", "cads", "appeals", "delegation"})
+
+
 @dataclass(frozen=True)
 class BoardQuery:
     """What the user asked for (from URL parameters; anything unknown falls back to the default)."""
@@ -195,6 +225,16 @@ class BoardQuery:
     def needs_every_row(self) -> bool:
         return bool(self.filters) or not COLUMN_BY_KEY[self.sort_key].bare
 
+    @property
+    def in_sql(self) -> bool:
+        """Whether the sort and every filter have an SQL form (the page then needs only its rows)."""
+        return self.sort_key in SQL_COLUMNS and all(name in SQL_FILTERS for name in self.filters)
+
+    @property
+    def groups(self) -> set[str]:
+        """The row figures (``compute_rows`` groups) the sort and filters need."""
+        return {GROUPS[self.sort_key], *(GROUPS[name] for name in self.filters)} - {None}
+
 
 # --- The gated set ------------------------------------------------------------------------------
 
@@ -224,6 +264,84 @@ def search_accounts(qs: QuerySet[ProgramAccount], search: str) -> QuerySet[Progr
     return qs.filter(cond)
 
 
+# --- Sorting and filtering in SQL ---------------------------------------------------------------
+# Each SQL column gives the same order as its Column.value (None last, then the account id); each
+# figure is None where the gate gives no scope for it, as in compute_rows.
+
+_MONEY = DecimalField(max_digits=14, decimal_places=2)
+
+
+def _code_points(expr):
+    """Text ordered by code point, as Python compares strings (PostgreSQL's "C" collation)."""
+    return Collate(expr, "C") if connection.vendor == "postgresql" else expr
+
+
+def _gated(user: User, scope: Scope, today: date, expr, output_field):
+    allowed = program_accounts_for(user, scope, on=today).values("pk")
+    return Case(When(pk__in=allowed, then=expr), default=None, output_field=output_field)
+
+
+def _cad_count(q: Q):
+    counted = (CAD.objects.filter(q, program_account_id=OuterRef("pk")).order_by().values("program_account_id")
+               .annotate(n=Count("id")).values("n")[:1])
+    return Coalesce(Subquery(counted, output_field=IntegerField()), Value(0))
+
+
+def _delegation_expires(user: User, today: date):
+    firms = active_memberships(user).filter(business__kind=Business.Kind.BROKER).values("business_id")
+    latest = (delegations_in_force(on=today).filter(broker_id__in=firms, importer_id=OuterRef("business_id"))
+              .order_by("-valid_from", "-id").values("valid_to")[:1])
+    return Subquery(latest, output_field=DateField())
+
+
+def _sql_figure(user: User, qs: QuerySet, key: str, today: date) -> QuerySet:
+    """``qs`` with the alias ``sql_<key>``: the SQL form of the column or filter ``key``."""
+    name = f"sql_{key}"
+    if name in qs.query.annotations:  # sorted by the column it is filtered on
+        return qs
+    if key in ("client", "bn", "rm"):
+        text = {"client": Lower(Coalesce(NullIf("business__operating_name", Value("")), "business__legal_name")),
+                "bn": F("business__bn9"), "rm": F("number")}[key]
+        return qs.alias(**{name: _code_points(text)})
+    if key in ("due", "due_date", "overdue"):
+        if "money_amount_due" not in qs.query.annotations:
+            qs = money_annotations(qs, today=today, alias=True)
+        field = {"due": "money_amount_due", "due_date": "money_due_date", "overdue": "money_overdue"}[key]
+        output = DateField() if key == "due_date" else _MONEY
+        return qs.alias(**{name: _gated(user, Scope.BILLING, today, F(field), output)})
+    if key in ("cads_soon", "cads_late", "late"):
+        q = due_soon_q(today, CAD_DUE_SOON_BUSINESS_DAYS) if key == "cads_soon" else late_q(today)
+        return qs.alias(**{name: _gated(user, Scope.DECLARATIONS, today, _cad_count(q), IntegerField())})
+    if key in ("delegation_expires", "expiring"):
+        return qs.alias(**{name: _delegation_expires(user, today)})
+    raise KeyError(key)
+
+
+SQL_COLUMNS = frozenset({"client", "bn", "rm", "due", "due_date", "overdue", "cads_soon", "cads_late",
+                         "delegation_expires"})
+SQL_FILTERS = {
+    "overdue": lambda today: Q(sql_overdue__gt=0),
+    "late": lambda today: Q(sql_late__gt=0),
+    "expiring": lambda today: Q(sql_expiring__lte=today + timedelta(days=EXPIRING_DAYS)),
+}
+
+
+def sql_page(user: User, qs: QuerySet[ProgramAccount], query: BoardQuery, *, today: date, offset: int,
+             end: int | None) -> tuple[list[ProgramAccount], int]:
+    """(the accounts ``[offset:end]`` of the filtered, sorted set, the size of that set): two queries."""
+    for name in query.filters:
+        qs = _sql_figure(user, qs, name, today).filter(SQL_FILTERS[name](today))
+    total = qs.count()
+    qs = _sql_figure(user, qs, query.sort_key, today)
+    # Empty values last in both directions, then by account id (as ``sort_rows``).
+    value = F(f"sql_{query.sort_key}")
+    if query.descending:
+        qs = qs.order_by(value.desc(nulls_last=True), "-pk")
+    else:
+        qs = qs.order_by(value.asc(nulls_last=True), "pk")
+    return list(qs[offset:end]), total
+
+
 # --- Computing rows -----------------------------------------------------------------------------
 
 def _ids_for(user: User, scope: Scope, ids: Sequence[int], today: date) -> set[int]:
@@ -243,32 +361,35 @@ def fill_readiness(rows: Sequence[BoardRow], *, today: date) -> None:
 
 
 def compute_rows(user: User, accounts: Sequence[ProgramAccount], *, today: date,
-                 readiness: bool = True) -> list[BoardRow]:
+                 readiness: bool = True, groups: frozenset[str] | set[str] = ALL_GROUPS) -> list[BoardRow]:
     """Every column for these (already gated) accounts, in a constant number of queries.
-    ``readiness=False``: all but the readiness score (then ``fill_readiness`` the rows shown)."""
+    ``readiness=False``: all but the readiness score (then ``fill_readiness`` the rows shown);
+    ``groups``: only these figures (``GROUPS``; what a sort or filter needs of every row)."""
     accounts = list(accounts)
     if not accounts:
         return []
     ids = [pa.pk for pa in accounts]
     rows = {pa.pk: BoardRow(pa) for pa in accounts}
-    if readiness:
+    if readiness and "readiness" in groups:
         fill_readiness(list(rows.values()), today=today)
 
-    billing_ids = _ids_for(user, Scope.BILLING, ids, today)
+    billing_ids = _ids_for(user, Scope.BILLING, ids, today) if "money" in groups else ()
     if billing_ids:
         for money in money_summary(billing_ids, today=today).accounts:
             rows[money.program_account_id].money = money
 
-    security_ids = _ids_for(user, Scope.SECURITY, ids, today)
+    security_ids = _ids_for(user, Scope.SECURITY, ids, today) if groups & {"security", "forecast"} else ()
     if security_ids:
         security_accounts = [rows[pk].program_account for pk in security_ids]
-        for pk, position in positions_for(security_accounts, today=today).items():
-            rows[pk].security = position
+        if "security" in groups:
+            for pk, position in positions_for(security_accounts, today=today).items():
+                rows[pk].security = position
         # The next annual review's forecast (billing/rpp/forecast.py, last year's months): read-only.
-        for pk, forecast in review_forecasts(security_accounts, today=today).items():
-            rows[pk].forecast_gap = forecast.bond_gap
+        if "forecast" in groups:
+            for pk, forecast in review_forecasts(security_accounts, today=today).items():
+                rows[pk].forecast_gap = forecast.bond_gap
 
-    cad_ids = _ids_for(user, Scope.DECLARATIONS, ids, today)
+    cad_ids = _ids_for(user, Scope.DECLARATIONS, ids, today) if "cads" in groups else ()
     if cad_ids:
         counts = {
             pk: (soon, late)
@@ -283,7 +404,7 @@ def compute_rows(user: User, accounts: Sequence[ProgramAccount], *, today: date,
         for pk in cad_ids:
             rows[pk].cads_due_soon, rows[pk].cads_late = counts.get(pk, (0, 0))
 
-    appeal_ids = _ids_for(user, Scope.APPEALS, ids, today)
+    appeal_ids = _ids_for(user, Scope.APPEALS, ids, today) if "appeals" in groups else ()
     if appeal_ids:
         open_count: dict[int, int] = defaultdict(int)
         nearest: dict[int, date] = {}
@@ -298,6 +419,8 @@ def compute_rows(user: User, accounts: Sequence[ProgramAccount], *, today: date,
             rows[pk].appeals_open = open_count.get(pk, 0)
             rows[pk].appeal_deadline = nearest.get(pk)
 
+    if "delegation" not in groups:
+        return [rows[pk] for pk in ids]
     business_ids = {pa.business_id for pa in accounts}
     by_importer: dict[int, Delegation] = {}
     for delegation in (
@@ -351,20 +474,19 @@ class Board:
 def board(user: User, query: BoardQuery, *, today: date, offset: int = 0, limit: int | None = None) -> Board:
     """The board's rows for ``query``: ``rows[offset:offset + limit]`` of the sorted, filtered set.
 
-    Sorted by client, BN or RM with no filter, the accounts are sorted bare and only the rows
-    asked for are computed; otherwise every row of the searched set is computed first.
+    Sorted and filtered in SQL when every part of the query has an SQL form; otherwise the figures
+    the sort and filters need are computed for every row of the searched set. Either way, only the
+    rows asked for are computed in full.
     """
     qs = search_accounts(client_accounts(user, today=today), query.search)
     end = None if limit is None else offset + limit
-    if query.needs_every_row:
-        rows = everything(user, query, today=today, qs=qs, readiness=query.sort_key == "score")
-        page = rows[offset:end]
-        if query.sort_key != "score":
-            fill_readiness(page, today=today)
-        return Board(page, len(rows))
-    bare = sort_rows([BoardRow(pa) for pa in qs], query)
-    chosen = [row.program_account for row in bare[offset:end]]
-    return Board(compute_rows(user, chosen, today=today), len(bare))
+    if query.in_sql:
+        chosen, total = sql_page(user, qs, query, today=today, offset=offset, end=end)
+        return Board(compute_rows(user, chosen, today=today), total)
+    rows = compute_rows(user, list(qs), today=today, groups=query.groups)
+    rows = sort_rows([r for r in rows if all(_filter_ok(r, name) for name in query.filters)], query)
+    chosen = [row.program_account for row in rows[offset:end]]
+    return Board(compute_rows(user, chosen, today=today), len(rows))
 
 
 def everything(user: User, query: BoardQuery, *, today: date, qs=None, readiness: bool = True) -> list[BoardRow]:
