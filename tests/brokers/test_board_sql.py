@@ -115,3 +115,14 @@ def test_query_count_sorted_by_amount_due_constant_in_clients(client, world):
     assert len(response.context["rows"]) == 10 and response.context["total"] == 36
     assert response.context["rows"][0].program_account == world["maple_rm1"]  # 2,114.04: the most due
     assert date(2025, 12, 1) == response.context["rows"][0].due_date
+
+
+def test_scope_codes_read_as_words_in_the_readers_language():
+    from django.utils import translation
+
+    from accounts.templatetags.scope_tags import scope_labels
+
+    assert scope_labels(["financial", "cad_submit", "unknown"]) == (
+        "financial (statements, payments, offsets), submit CADs, unknown")
+    with translation.override("fr"):
+        assert "financial" not in scope_labels(["financial", "cad_submit"])
