@@ -138,7 +138,7 @@ class TransitionInline(admin.TabularInline):
     model = AppealTransition
     extra = 0
     can_delete = False
-    readonly_fields = ["from_status", "to_status", "actor", "at", "note"]
+    readonly_fields = ["from_status", "to_status", "actor", "at", "note", "assigned_to"]
 
     def has_add_permission(self, request, obj=None):
         return False
