@@ -358,3 +358,20 @@ def test_a_broker_with_view_but_not_submit_cannot_file(importer, account, broker
 
 def test_anonymous_is_refused(db):
     assert APIClient().get(f"{API}/cads/").status_code in (401, 403)
+
+
+def test_filing_through_the_api_costs_few_queries(importer, account, tariff, settings):
+    """POST /cads/file/ (auto-accepted, with an Idempotency-Key): the gate is evaluated once, the
+    reference data comes from the per-process cache, the audit rows go in one INSERT, the ledger
+    entry is inserted without a SELECT first (issue #15 item 4: 39 statements before)."""
+    settings.CARM = {**settings.CARM, "CAD_AUTO_ACCEPT": True}
+    api = client_for(importer.bam)
+    assert api.post(f"{API}/cads/file/", payload(account), format="json",
+                    HTTP_IDEMPOTENCY_KEY="warm-up").status_code == 201  # counters, content types
+    with CaptureQueriesContext(connection) as ctx:
+        response = api.post(f"{API}/cads/file/", payload(account), format="json", HTTP_IDEMPOTENCY_KEY="counted")
+    assert response.status_code == 201, response.content
+    assert response.json()["status"] == "accepted" and response.json()["dt_total"] == "1614.11"
+    import sys
+    print("\n".join(q["sql"][:300] for q in ctx.captured_queries), file=sys.stderr)
+    assert len(ctx) == 0, len(ctx)
