@@ -20,8 +20,12 @@ every account. ``is_staff`` only opens the Django admin: it reaches no tenant da
 
 from __future__ import annotations
 
+import sqlite3
+from contextlib import contextmanager
+from contextvars import ContextVar
 from datetime import date
 
+from django.db import connection
 from django.db.models import Q, QuerySet
 from django.http import Http404
 from django.utils import timezone
@@ -32,6 +36,10 @@ from .roles import Right, Role, Scope, roles_with
 __all__ = [
     "Scope",
     "program_accounts_for",
+    "program_account_ids_for",
+    "GateMemoMiddleware",
+    "gate_memo",
+    "forget_gate",
     "businesses_for",
     "can",
     "get_program_account_or_404",
@@ -146,11 +154,8 @@ def _broker_delegations(user: User, scope: Scope, on: date) -> QuerySet[Delegati
     return qs
 
 
-def program_accounts_for(user: User, scope: Scope, *, on: date | None = None) -> QuerySet[ProgramAccount]:
-    """Every program account ``user`` may act on for ``scope`` on ``on`` (default today)."""
-    if not user.is_authenticated or not user.is_active:
-        return ProgramAccount.objects.none()
-    on = on or timezone.localdate()
+def _gate_query(user: User, scope: Scope, on: date) -> QuerySet[ProgramAccount]:
+    """The gate's rule as one query (an OR of four subqueries): evaluated once per request."""
     roles = roles_with(scope.right)
     own = active_memberships(user).filter(role__in=roles)
     delegations = _broker_delegations(user, scope, on)
@@ -163,6 +168,99 @@ def program_accounts_for(user: User, scope: Scope, *, on: date | None = None) ->
             business_id__in=delegations.filter(coverage=Delegation.Coverage.PROGRAM).values("importer_id"),
         )
     )
+
+
+# The per-request memo: {(user id, scope, day): (program account ids, ...)}. A fresh dict for each
+# request (GateMemoMiddleware), None outside one (a task, a shell, a test calling a service), where
+# the gate is evaluated at every call. Changes to memberships, delegations, client groups or program
+# accounts clear it (signals below), so a delegation revoked mid-request is not used after the revoke.
+_memo: ContextVar[dict | None] = ContextVar("carm_gate_memo", default=None)
+
+
+class GateMemoMiddleware:
+    """Evaluate the gate at most once per (user, scope, day) while serving one request."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        token = _memo.set({})
+        try:
+            return self.get_response(request)
+        finally:
+            _memo.reset(token)
+
+
+@contextmanager
+def gate_memo():
+    """The request's memo for code run outside a request (a task serving one user, a test)."""
+    token = _memo.set({})
+    try:
+        yield
+    finally:
+        _memo.reset(token)
+
+
+def forget_gate(*_args, **_kwargs) -> None:
+    """Drop every memoised gate of the current request (connected to the models' change signals)."""
+    memo = _memo.get()
+    if memo:
+        memo.clear()
+
+
+def connect_gate_memo() -> None:
+    """Called from AccountsConfig.ready: any change to what the gate reads clears the memo."""
+    from django.db.models.signals import m2m_changed, post_delete, post_save
+
+    for model in (Membership, Delegation, ClientGroup, ProgramAccount, Business, User):
+        post_save.connect(forget_gate, sender=model, dispatch_uid=f"gate-memo-save-{model._meta.label}")
+        post_delete.connect(forget_gate, sender=model, dispatch_uid=f"gate-memo-delete-{model._meta.label}")
+    for through in (Delegation.program_accounts.through, ClientGroup.members.through, ClientGroup.clients.through):
+        m2m_changed.connect(forget_gate, sender=through, dispatch_uid=f"gate-memo-m2m-{through._meta.label}")
+
+
+def program_account_ids_for(user: User, scope: Scope, *, on: date | None = None) -> tuple[int, ...]:
+    """The ids of ``program_accounts_for``: one query, or none when this request already asked."""
+    if not user.is_authenticated or not user.is_active:
+        return ()
+    on = on or timezone.localdate()
+    memo = _memo.get()
+    key = (user.pk, scope, on)
+    if memo is not None and key in memo:
+        return memo[key]
+    ids = tuple(_gate_query(user, scope, on).order_by("pk").values_list("pk", flat=True))
+    if memo is not None:
+        memo[key] = ids
+    return ids
+
+
+def _in_list_limit() -> int:
+    """How many ids we put in a literal ``IN (...)``. PostgreSQL plans a few thousand fine (and
+    estimates them exactly); SQLite caps the bound parameters of a statement (999 before 3.32,
+    32766 since: SQLITE_MAX_VARIABLE_NUMBER), and the list must leave room for the rest of it."""
+    if connection.vendor == "sqlite":
+        connection.ensure_connection()
+        try:
+            limit = connection.connection.getlimit(sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER)
+        except AttributeError:  # Python < 3.11: assume the old compile-time default
+            limit = 999
+        return limit // 4
+    return 20_000
+
+
+def program_accounts_for(user: User, scope: Scope, *, on: date | None = None) -> QuerySet[ProgramAccount]:
+    """Every program account ``user`` may act on for ``scope`` on ``on`` (default today).
+
+    A literal ``pk IN (ids)`` (the planner estimates it exactly: the OR of subqueries was estimated
+    at tens of thousands of rows for a user with one account, and lists seq-scanned). Above the
+    database's parameter limit, the subquery form.
+    """
+    ids = program_account_ids_for(user, scope, on=on)
+    if not ids:
+        return ProgramAccount.objects.none()
+    if len(ids) > _in_list_limit():
+        return ProgramAccount.objects.filter(pk__in=_gate_query(user, scope, on or timezone.localdate()).values("pk"))
+    return ProgramAccount.objects.filter(pk__in=ids)
 
 
 def program_accounts_or_all_for_officer(user: User, scope: Scope) -> QuerySet[ProgramAccount]:
@@ -195,7 +293,7 @@ def managed_businesses(user: User, right: Right) -> QuerySet[Business]:
 
 
 def can(user: User, scope: Scope, program_account: ProgramAccount, *, on: date | None = None) -> bool:
-    return program_accounts_for(user, scope, on=on).filter(pk=program_account.pk).exists()
+    return program_account.pk in program_account_ids_for(user, scope, on=on)
 
 
 def get_program_account_or_404(user: User, scope: Scope, pk, *, on: date | None = None) -> ProgramAccount:
@@ -244,7 +342,7 @@ class GatePermission:
         if getattr(view, "officer_only", False) and not is_cbsa_officer(user):
             raise NotFound
         scope = getattr(view, "gate_scope", None)
-        if scope is not None and not program_accounts_for(user, scope).exists():
+        if scope is not None and not program_account_ids_for(user, scope):
             raise NotFound
         return True
 

@@ -11,6 +11,10 @@ class AccountsConfig(AppConfig):
 
         tokens.connect()
 
+        from .access import connect_gate_memo
+
+        connect_gate_memo()
+
         from . import deadlines, notifications
 
         deadlines.register_own()

@@ -46,7 +46,7 @@ def _jsonable(value: Any) -> Any:
     return str(value)
 
 
-def record(
+def event(
     action: str,
     *,
     actor: User | None,
@@ -55,10 +55,10 @@ def record(
     changes: dict[str, Any] | None = None,
     ip_address: str | None = None,
 ) -> AuditEvent:
-    """Write one audit event. ``action`` is dotted: ``accounts.delegation.revoked``.
+    """One audit event, not yet saved (``record`` saves it; ``record_all`` saves several at once).
 
     ``ip_address`` defaults to the client IP of the request being served (None in a task)."""
-    return AuditEvent.objects.create(
+    return AuditEvent(
         actor=actor if actor is not None and actor.is_authenticated else None,
         acting_for=acting_for,
         action=action,
@@ -68,6 +68,26 @@ def record(
         changes=_jsonable(changes or {}),
         ip_address=ip_address or current_ip(),
     )
+
+
+def record(
+    action: str,
+    *,
+    actor: User | None,
+    target: models.Model | None = None,
+    acting_for: Business | None = None,
+    changes: dict[str, Any] | None = None,
+    ip_address: str | None = None,
+) -> AuditEvent:
+    """Write one audit event. ``action`` is dotted: ``accounts.delegation.revoked``."""
+    row = event(action, actor=actor, target=target, acting_for=acting_for, changes=changes, ip_address=ip_address)
+    row.save(force_insert=True)
+    return row
+
+
+def record_all(events: list[AuditEvent]) -> list[AuditEvent]:
+    """Write events built with ``event`` in one INSERT (a service that records several steps)."""
+    return AuditEvent.objects.bulk_create(events)
 
 
 def diff(before: dict[str, Any], after: dict[str, Any]) -> dict[str, list[Any]]:

@@ -49,7 +49,8 @@ from django.db import transaction
 
 from carm_portal.conf import carm
 
-__all__ = ["holiday_overrides", "due_date_overrides", "interest_rates", "bump", "clear_local", "changed", "bump_all"]
+__all__ = ["holiday_overrides", "due_date_overrides", "interest_rates", "bump", "clear_local", "changed", "bump_all",
+           "register", "get"]
 
 logger = logging.getLogger(__name__)
 _CACHE_DOWN = -1  # no cache hands out this version: the next recheck asks the cache again
@@ -101,6 +102,20 @@ TABLES: dict[str, _Table] = {
     "interest_rates": _Table(_interest_rows, _build_rates, "carm_portal.InterestRate"),
 }
 _BY_MODEL = {table.model: name for name, table in TABLES.items()}
+
+
+def register(name: str, *, load: Callable[[], list], build: Callable[[list], Any], model: str) -> None:
+    """A higher app's admin-edited table, kept fresh the same way (called from its AppConfig.ready,
+    which also connects ``changed`` to the model's ``post_save`` / ``post_delete``): the layers
+    keep carm_portal from importing it. Read it with ``get(name)``."""
+    TABLES[name] = _Table(load, build, model)
+    _BY_MODEL[model] = name
+    _generation.setdefault(name, 0)
+
+
+def get(name: str) -> Any:
+    """The current value of a table registered with ``register``."""
+    return _get(name)
 
 
 # --- Public API ---------------------------------------------------------------------------------

@@ -65,6 +65,8 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     # The client IP for every audit event recorded while serving the request (accounts/audit.py).
     "accounts.audit.AuditRequestMiddleware",
+    # The access gate evaluated once per (user, scope, day) per request (accounts/access.py).
+    "accounts.access.GateMemoMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     # Axes must be last: it turns repeated failed logins into a lockout response.

@@ -14,3 +14,7 @@ class DeclarationsConfig(AppConfig):
         from .deadline_items import register_deadlines
 
         register_deadlines()  # the deadline centre's rows (accounts.deadlines)
+
+        from .validation import register_reference_tables
+
+        register_reference_tables()

@@ -161,3 +161,10 @@ def load(TariffTreatment, GstStatus, ReasonCode) -> None:
             "party": party, "description_en": name_en, "description_fr": name_fr, "source": source,
             "sort_order": order * 10, "is_active": True,
         })
+    # The treatments were changed with update() (no signals): the process memos must re-read them
+    # (the GST statuses' saves send their signals).
+    from carm_portal import reference_tables as memoised
+
+    from .validation import TREATMENTS_TABLE
+
+    memoised.bump(TREATMENTS_TABLE)

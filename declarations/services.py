@@ -27,7 +27,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from accounts import audit
-from accounts.access import delegations_in_force, program_accounts_for, require_cbsa_officer
+from accounts.access import delegations_in_force, program_account_ids_for, require_cbsa_officer
 from accounts.models import Business, Membership, ProgramAccount, User
 from accounts.roles import Scope
 from billing.ledger import interest
@@ -79,7 +79,8 @@ def _today(today: date | None) -> date:
 
 
 def _gate(actor: User, scope: Scope, program_account_id: int) -> None:
-    if not program_accounts_for(actor, scope).filter(pk=program_account_id).exists():
+    # The request's memoised id list: no query when the API's serializer already asked the gate.
+    if program_account_id not in program_account_ids_for(actor, scope):
         raise Http404
 
 
@@ -520,15 +521,25 @@ def cad_file(
     _save_numbered(cad)
     line_objects = _line_objects(cad, checked.lines)
     CADLine.objects.bulk_create(line_objects, batch_size=500)
-    audit.record("declarations.cad.created", actor=actor, target=cad, acting_for=program_account.business,
-                 changes={"transaction_number": cad.transaction_number, "lines": len(draft.lines),
-                          "broker": broker})
-    audit.record("declarations.cad.submitted", actor=actor, target=cad, acting_for=program_account.business,
-                 changes={"duties_and_taxes": cad.dt_total, "late": cad.submitted_late,
-                          "payment_timing": cad.payment_timing})
+    # The audit trail of the three steps, written in one INSERT at the end.
+    events = [
+        audit.event("declarations.cad.created", actor=actor, target=cad, acting_for=program_account.business,
+                    changes={"transaction_number": cad.transaction_number, "lines": len(draft.lines),
+                             "broker": broker}),
+        audit.event("declarations.cad.submitted", actor=actor, target=cad, acting_for=program_account.business,
+                    changes={"duties_and_taxes": cad.dt_total, "late": cad.submitted_late,
+                             "payment_timing": cad.payment_timing}),
+    ]
+    versions = []
     if auto_accept:
-        _charge_original(cad, line_objects, actor=None, now=now)
+        versions.append(_charge_original(cad, line_objects, actor=None, now=now, events=events))
+    audit.record_all(events)
     _remember(key_row, cad)
+    # What was stored, for the API's response (``filed_detail``): no need to read it back.
+    for version in versions:
+        version.filed_by = actor
+    cad.filed_lines = sorted(line_objects, key=lambda ln: ln.line_no)
+    cad.filed_versions = versions
     return cad
 
 
@@ -598,15 +609,23 @@ def _accept(cad: CAD, lines: Sequence[CADLine], *, actor: User | None, today: da
     _charge_original(cad, lines, actor=actor, now=now)
 
 
-def _charge_original(cad: CAD, lines: Sequence[CADLine], *, actor: User | None, now) -> None:
-    """For a CAD saved as accepted: version 1, its charge on the ledger, the audit event."""
+def _charge_original(cad: CAD, lines: Sequence[CADLine], *, actor: User | None, now,
+                     events: list | None = None) -> CADVersion:
+    """For a CAD saved as accepted: version 1, its charge on the ledger, the audit event (added to
+    ``events`` when the caller writes its events together)."""
     version = original_version(cad, lines, actor=actor, now=now)
     fields = charge_entry_fields(cad, actor=actor)
     if fields is not None:
         version.ledger_entry = ledger.post_entry(**fields)
     version.save()
-    audit.record("declarations.cad.accepted", actor=actor, target=cad, acting_for=cad.program_account.business,
-                 changes={"charged": cad.dt_total, "billing_period": cad.billing_period})
+    event = audit.event("declarations.cad.accepted", actor=actor, target=cad,
+                        acting_for=cad.program_account.business,
+                        changes={"charged": cad.dt_total, "billing_period": cad.billing_period})
+    if events is not None:
+        events.append(event)
+    else:
+        audit.record_all([event])
+    return version
 
 
 @transaction.atomic

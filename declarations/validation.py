@@ -26,7 +26,7 @@ from django.core.exceptions import ValidationError
 from django.utils.translation import gettext as _
 
 from accounts.models import ProgramAccount
-from carm_portal import validators
+from carm_portal import reference_tables, validators
 from carm_portal.conf import carm
 from carm_portal.money import ZERO
 
@@ -166,6 +166,30 @@ def normalize_classification(value: Any) -> str:
 
 # --- Reference data ----------------------------------------------------------------------------------
 
+TREATMENTS_TABLE = "declarations.tariff_treatments"
+GST_TABLE = "declarations.gst_statuses"
+
+
+def register_reference_tables() -> None:
+    """DeclarationsConfig.ready: tariff treatments and GST statuses become process-memoised
+    reference tables (carm_portal.reference_tables), refreshed in every process on an admin edit."""
+    from types import MappingProxyType
+
+    from django.db.models.signals import post_delete, post_save
+
+    reference_tables.register(
+        TREATMENTS_TABLE, load=lambda: list(TariffTreatment.objects.order_by("code")),
+        build=lambda rows: MappingProxyType({t.code: t for t in rows}), model=TariffTreatment._meta.label,
+    )
+    reference_tables.register(
+        GST_TABLE, load=lambda: list(GstStatus.objects.order_by("code").values_list("code", "taxable")),
+        build=lambda rows: MappingProxyType(dict(rows)), model=GstStatus._meta.label,
+    )
+    for model in (TariffTreatment, GstStatus):
+        uid = f"reftable-{model._meta.label_lower}"
+        post_save.connect(reference_tables.changed, sender=model, dispatch_uid=f"{uid}-save")
+        post_delete.connect(reference_tables.changed, sender=model, dispatch_uid=f"{uid}-delete")
+
 @dataclass
 class ReferenceData:
     """Tariff items, duty rates, treatments, GST statuses and exchange rates for a batch, in 5 queries."""
@@ -188,9 +212,10 @@ class ReferenceData:
             for c, t, r in TariffRate.objects.filter(tariff_item__classification__in=codes)
             .values_list("tariff_item__classification", "treatment_id", "rate")
         }
-        treatment_rules = {t.code: t for t in TariffTreatment.objects.all()}
+        # Treatments and GST statuses: admin-edited tables, memoised per process (no query per CAD).
+        treatment_rules = dict(reference_tables.get(TREATMENTS_TABLE))
         treatments = set(treatment_rules)
-        gst_taxable = dict(GstStatus.objects.values_list("code", "taxable"))
+        gst_taxable = dict(reference_tables.get(GST_TABLE))
         foreign = {c for c in currencies if c and c != HOME_CURRENCY}
         days = [d for d in dates if d is not None]
         fx: dict[str, tuple[list[date], list[Decimal]]] = {}

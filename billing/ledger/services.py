@@ -138,18 +138,18 @@ def post_entry(
         amount=amount, breakdown=breakdown, billing_period=billing_period, source=source, reference=reference,
         description=description, created_by=created_by, posted_on=posted_on,
     )
-    existing = LedgerEntry.objects.filter(idempotency_key=entry.idempotency_key).first()
-    if existing is None:
-        entry.billing_period = open_period(entry.program_account_id, entry.billing_period)
-        try:
-            # A savepoint: when a concurrent post with the same key wins, we read its row.
-            with transaction.atomic():
-                entry.save()
-            return entry
-        except IntegrityError:
-            existing = LedgerEntry.objects.filter(idempotency_key=entry.idempotency_key).first()
-            if existing is None:
-                raise
+    entry.billing_period = open_period(entry.program_account_id, entry.billing_period)
+    try:
+        # Insert first, in a savepoint: a new key (nearly every post) costs no SELECT before; a key
+        # already used (a retry, or a concurrent post that won) fails on the unique index, and
+        # only then do we read the row that holds it.
+        with transaction.atomic():
+            entry.save()
+        return entry
+    except IntegrityError:
+        existing = LedgerEntry.objects.filter(idempotency_key=entry.idempotency_key).first()
+        if existing is None:
+            raise
     if not _same_effect(existing, entry):
         raise ValueError(f"Idempotency key {entry.idempotency_key!r} was used for a different entry.")
     return existing
