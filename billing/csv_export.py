@@ -2,32 +2,21 @@
 
 Streamed row by row (a statement can have tens of thousands of lines), amounts as plain decimals
 (``1234.50``, ``-500.00``: what a spreadsheet or a script reads back exactly), and text cells made
-safe from spreadsheet formula injection.
+safe from spreadsheet formula injection (``carm_portal.csv_export``, the one CSV response).
 """
 
 from __future__ import annotations
 
-import csv
 from collections.abc import Iterable, Iterator
 
 from django.http import StreamingHttpResponse
 from django.utils import timezone
 
 from billing.ledger.models import BREAKDOWN_FIELDS, LedgerEntry
+from carm_portal.csv_export import csv_response, safe_cell
 
 __all__ = ["LEDGER_CSV_HEADER", "safe_cell", "ledger_rows", "csv_response", "statement_csv_filename",
            "statement_csv_response"]
-
-
-class _Echo:
-    def write(self, value):
-        return value
-
-
-def safe_cell(value) -> str:
-    """Spreadsheet formula injection: text starting with = + - @ (or a tab, a CR) is prefixed with a quote."""
-    text = "" if value is None else str(value)
-    return "'" + text if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text
 
 
 LEDGER_CSV_HEADER = ["effective_date", "rm_account", "kind", "reference", "description", *BREAKDOWN_FIELDS,
@@ -38,17 +27,9 @@ def ledger_rows(entries: Iterable[LedgerEntry]) -> Iterator[list]:
     """The header, then one row per entry (the entries need ``program_account`` selected)."""
     yield LEDGER_CSV_HEADER
     for e in entries:
-        yield [e.effective_date.isoformat(), e.program_account.number, e.kind, safe_cell(e.reference),
-               safe_cell(e.description), *(getattr(e, f) for f in BREAKDOWN_FIELDS), e.amount,
+        yield [e.effective_date.isoformat(), e.program_account.number, e.kind, e.reference,
+               e.description, *(getattr(e, f) for f in BREAKDOWN_FIELDS), e.amount,
                e.billing_period.isoformat(), timezone.localtime(e.created_at).isoformat(timespec="seconds")]
-
-
-def csv_response(rows: Iterator[list], filename: str) -> StreamingHttpResponse:
-    writer = csv.writer(_Echo())
-    response = StreamingHttpResponse((writer.writerow(row) for row in rows), content_type="text/csv; charset=utf-8")
-    response["Content-Disposition"] = f'attachment; filename="{filename}"'
-    response["Cache-Control"] = "private, no-store"
-    return response
 
 
 def statement_csv_filename(statement) -> str:

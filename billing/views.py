@@ -23,11 +23,11 @@ from accounts.forms import add_service_errors
 from accounts.roles import Scope
 from billing.ledger.models import LedgerEntry
 from carm_portal import idempotency, pdf
+from carm_portal.csv_export import csv_response as _csv_response
 from carm_portal.exceptions import ApplicationError
 from carm_portal.money import format_cad
 
 from . import charts, csv_export, pdf_tasks, selectors
-from .csv_export import csv_response as _csv_response
 from .csv_export import ledger_rows as _ledger_rows
 from .forms import PaymentForm, StatementFilterForm, TransactionFilterForm
 from .models import BillingRun

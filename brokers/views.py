@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import csv
 from collections.abc import Iterable, Iterator
 from urllib.parse import urlencode
 
 from django.contrib.auth.decorators import login_required
 from django.core import signing
 from django.core.paginator import Paginator
-from django.http import Http404, HttpResponseRedirect, JsonResponse, StreamingHttpResponse
+from django.http import Http404, HttpResponseRedirect, JsonResponse
 from django.shortcuts import render
 from django.urls import reverse
 from django.utils import timezone
@@ -20,6 +19,7 @@ from django.views.decorators.http import require_GET, require_POST
 from accounts.access import businesses_for
 from accounts.acting import get_acting_for, set_acting_for
 from accounts.models import Business
+from carm_portal.csv_export import csv_response
 from carm_portal.exceptions import ApplicationError
 
 from . import board as b
@@ -120,17 +120,6 @@ def _can_bulk_request(user) -> bool:
     return requesting_firms(user).exists()
 
 
-class _Echo:
-    def write(self, value):
-        return value
-
-
-def _cell(value) -> str:
-    """Spreadsheet formula injection: text starting with = + - @ is prefixed with a quote."""
-    text = "" if value is None else str(value)
-    return "'" + text if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text
-
-
 CSV_HEADER = ["client", "bn", "rm_account", "readiness", "amount_due", "due_date", "overdue",
               "security_required", "security_posted", "security_gap", "forecast_gap", "cads_due_5_business_days", "cads_late",
               "open_appeals", "nearest_appeal_deadline", "delegation_scopes", "delegation_expires"]
@@ -143,10 +132,10 @@ def _iso(value) -> str:
 def _csv_rows(rows: Iterable[b.BoardRow]) -> Iterator[list]:
     yield CSV_HEADER
     for r in rows:
-        yield [_cell(r.business.display_name), r.business.bn9, r.program_account.number, r.score,
-               _cell(r.amount_due), _iso(r.due_date), _cell(r.overdue), _cell(r.security_required),
-               _cell(r.security_posted), _cell(r.security_gap), _cell(r.forecast_gap), _cell(r.cads_due_soon), _cell(r.cads_late),
-               _cell(r.appeals_open), _iso(r.appeal_deadline), " ".join(r.delegation_scopes),
+        yield [r.business.display_name, r.business.bn9, r.program_account.number, r.score,
+               r.amount_due, _iso(r.due_date), r.overdue, r.security_required,
+               r.security_posted, r.security_gap, r.forecast_gap, r.cads_due_soon, r.cads_late,
+               r.appeals_open, _iso(r.appeal_deadline), " ".join(r.delegation_scopes),
                _iso(r.delegation_expires)]
 
 
@@ -158,12 +147,7 @@ def board_csv(request):
     today = timezone.localdate()
     query = b.BoardQuery.from_params(request.GET)
     rows = b.everything(request.user, query, today=today)
-    writer = csv.writer(_Echo())
-    response = StreamingHttpResponse((writer.writerow(row) for row in _csv_rows(rows)),
-                                     content_type="text/csv; charset=utf-8")
-    response["Content-Disposition"] = f'attachment; filename="broker-board-{today:%Y-%m-%d}.csv"'
-    response["Cache-Control"] = "private, no-store"
-    return response
+    return csv_response(_csv_rows(rows), f"broker-board-{today:%Y-%m-%d}.csv")
 
 
 @login_required

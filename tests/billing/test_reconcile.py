@@ -731,3 +731,13 @@ def test_a_real_pdf_worker_renders_the_saved_reconciliation(client, importer, ot
         response = client.get(reverse("billing-reconciliation-pdf", args=[saved.pk]))
     assert response.status_code == 200 and response["Content-Type"] == "application/pdf"
     assert b"".join(response.streaming_content).startswith(b"%PDF-")
+
+
+def test_safe_cell_quotes_formulas_and_keeps_plain_numbers():
+    from decimal import Decimal
+
+    from carm_portal.csv_export import safe_cell
+
+    assert [safe_cell(v) for v in ("=1+1", "+33 1", "@SUM(A1)", "-x", "\tcmd", "-500.00", Decimal("-5.00"), -3, None,
+                                   "Acme")] == ["'=1+1", "'+33 1", "'@SUM(A1)", "'-x", "'\tcmd", "-500.00", "-5.00", "-3",
+                                                "", "Acme"]
