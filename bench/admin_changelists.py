@@ -18,7 +18,7 @@ superuser through Django's test client (middleware, admin template and all) ``--
   search, the DISTINCT list filters), so both are measured in one run on the same data.
 
 Prints min / median / max milliseconds and the queries of a request.
-Environment: BENCH_PG (default postgres://postgres@127.0.0.1:5432), BENCH_DB (default carm_h6_bench).
+Environment: BENCH_PG (default postgres://postgres@127.0.0.1:5432), BENCH_DB (default carm_bench_admin).
 """
 
 from __future__ import annotations
@@ -34,8 +34,9 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-PG = os.environ.get("BENCH_PG", "postgres://postgres@127.0.0.1:5432")
-DB = os.environ.get("BENCH_DB", "carm_h6_bench")
+from _pg import PG, admin_sql  # noqa: E402 - bench/ is the script's own folder
+
+DB = os.environ.get("BENCH_DB", "carm_bench_admin")
 DB_URL = f"{PG}/{DB}"
 os.environ["DATABASE_URL"] = DB_URL
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "carm_portal.settings")
@@ -58,17 +59,6 @@ BEFORE = {
     },
 }
 
-
-def admin_sql(sql: str) -> None:
-    import psycopg2
-
-    conn = psycopg2.connect(f"{PG}/postgres")
-    conn.autocommit = True
-    try:
-        with conn.cursor() as cursor:
-            cursor.execute(sql)
-    finally:
-        conn.close()
 
 
 def manage(*args: str) -> None:

@@ -40,7 +40,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-PG = os.environ.get("BENCH_PG", "postgres://postgres@127.0.0.1:5432")
+from _pg import PG, admin_sql  # noqa: E402 - bench/ is the script's own folder
+
 DB = os.environ.get("BENCH_DB", "carm_bench")
 TEMPLATE = f"{DB}_template"
 REDIS = os.environ.get("BENCH_REDIS_URL") or os.environ.get("CARM_TEST_REDIS_URL") or "redis://127.0.0.1:6379/10"
@@ -55,17 +56,6 @@ os.environ.setdefault("LOG_LEVEL", "WARNING")
 STATEMENT_COLUMNS = ("opening_balance", "charges", "credits", "payments", "interest", "penalties",
                      "closing_balance", "duties_and_taxes", "lines_count")
 
-
-def admin_sql(sql: str) -> None:
-    import psycopg2
-
-    conn = psycopg2.connect(f"{PG}/postgres")
-    conn.autocommit = True
-    try:
-        with conn.cursor() as cursor:
-            cursor.execute(sql)
-    finally:
-        conn.close()
 
 
 def fresh_database() -> None:

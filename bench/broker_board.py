@@ -16,7 +16,7 @@ taken right after growing to it), and ``--reuse`` measures those copies again wi
 
     --engine sqlite: SQLite files ``<BENCH_SQLITE_DIR>/<db>_<size>.sqlite3`` (default /tmp) instead.
 
-Environment: BENCH_PG (default postgres://postgres@127.0.0.1:5432), BENCH_DB (default carm_h6_bench),
+Environment: BENCH_PG (default postgres://postgres@127.0.0.1:5432), BENCH_DB (default carm_bench_board),
 BENCH_SQLITE_DIR (default /tmp).
 """
 
@@ -35,8 +35,9 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-PG = os.environ.get("BENCH_PG", "postgres://postgres@127.0.0.1:5432")
-DB = os.environ.get("BENCH_DB", "carm_h6_bench")
+from _pg import PG, admin_sql  # noqa: E402 - bench/ is the script's own folder
+
+DB = os.environ.get("BENCH_DB", "carm_bench_board")
 SQLITE_DIR = Path(os.environ.get("BENCH_SQLITE_DIR", "/tmp"))
 ENGINE = "postgresql"  # --engine
 
@@ -60,17 +61,6 @@ REQUESTS = [
     ("worklist API, delegations", "/api/v1/broker-worklists/delegations/", {}),
 ]
 
-
-def admin_sql(sql: str) -> None:
-    import psycopg2
-
-    conn = psycopg2.connect(f"{PG}/postgres")
-    conn.autocommit = True
-    try:
-        with conn.cursor() as cursor:
-            cursor.execute(sql)
-    finally:
-        conn.close()
 
 
 def drop(name: str) -> None:

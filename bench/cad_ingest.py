@@ -36,7 +36,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-PG = os.environ.get("BENCH_PG", "postgres://postgres@127.0.0.1:5432")
+from _pg import PG, admin_sql  # noqa: E402 - bench/ is the script's own folder
+
 DB = os.environ.get("BENCH_DB", "carm_bench_ingest")
 DB_URL = f"{PG}/{DB}"
 
@@ -48,17 +49,6 @@ os.environ.setdefault("DJANGO_SETTINGS_MODULE", "carm_portal.settings")
 os.environ.setdefault("LOG_LEVEL", "WARNING")
 os.environ.setdefault("SECRET_KEY", "bench-only-secret-key-not-for-production-use-0123456789")
 
-
-def admin_sql(sql: str) -> None:
-    import psycopg2
-
-    conn = psycopg2.connect(f"{PG}/postgres")
-    conn.autocommit = True
-    try:
-        with conn.cursor() as cursor:
-            cursor.execute(sql)
-    finally:
-        conn.close()
 
 
 def manage(*args: str) -> None:

@@ -13,7 +13,7 @@ stored. Above ``STATEMENT_PDF_MAX_LINES`` (default 1,000) the PDF is the summary
 CSV. Prints min / median / max seconds, seconds per line, pages, and which PDF it was. ``--out`` keeps
 one PDF per size (``statement-<lines>-<language>.pdf``) to look at.
 
-Environment: BENCH_PG (default postgres://postgres@127.0.0.1:5432), BENCH_DB (default carm_h6_bench).
+Environment: BENCH_PG (default postgres://postgres@127.0.0.1:5432), BENCH_DB (default carm_bench_pdf).
 """
 
 from __future__ import annotations
@@ -31,8 +31,9 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-PG = os.environ.get("BENCH_PG", "postgres://postgres@127.0.0.1:5432")
-DB = os.environ.get("BENCH_DB", "carm_h6_bench")
+from _pg import PG, admin_sql  # noqa: E402 - bench/ is the script's own folder
+
+DB = os.environ.get("BENCH_DB", "carm_bench_pdf")
 DB_URL = f"{PG}/{DB}"
 os.environ["DATABASE_URL"] = DB_URL
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "carm_portal.settings")
@@ -40,17 +41,6 @@ os.environ.setdefault("LOG_LEVEL", "WARNING")
 
 PERIOD = date(2025, 11, 17)
 
-
-def admin_sql(sql: str) -> None:
-    import psycopg2
-
-    conn = psycopg2.connect(f"{PG}/postgres")
-    conn.autocommit = True
-    try:
-        with conn.cursor() as cursor:
-            cursor.execute(sql)
-    finally:
-        conn.close()
 
 
 def manage(*args: str) -> None:
