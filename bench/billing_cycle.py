@@ -82,6 +82,9 @@ def generate(accounts: int, months: int, cads_per_month: float, last_period: dat
     from carm_portal import calendar
     from declarations.load import CadHistoryGenerator
 
+    with connection.cursor() as c:
+        c.execute("SELECT COALESCE(MAX(id), 0) FROM accounts_programaccount")
+        existing = c.fetchone()[0]  # rows only for the importers made now
     CadHistoryGenerator(seed=7).create_importers(accounts)
     periods = [last_period]
     while len(periods) < months:
@@ -95,10 +98,11 @@ def generate(accounts: int, months: int, cads_per_month: float, last_period: dat
     median = cads_per_month / (1.377 * 1.149)
     with transaction.atomic(), connection.cursor() as c:
         c.execute("SELECT setseed(%s)", [seed])
+        c.execute("DROP TABLE IF EXISTS bench_weight, bench_period")
         c.execute("CREATE TEMP TABLE bench_weight AS SELECT id, LEAST(10000, GREATEST(1, "
                   "%s * exp(0.8 * sqrt(-2 * ln(1 - random())) * cos(2 * pi() * random()))"
                   " * CASE WHEN random() < 0.001 THEN 150 ELSE 1 END)) AS w "
-                  "FROM accounts_programaccount", [median])
+                  "FROM accounts_programaccount WHERE id > %s", [median, existing])
         c.execute(f"CREATE TEMP TABLE bench_period (period_end, period_start, previous, previous_due) AS VALUES {values}",
                   [v for r in rows for v in r])
         c.execute("""
@@ -128,6 +132,7 @@ def generate(accounts: int, months: int, cads_per_month: float, last_period: dat
                    'bench-pay:' || l.program_account_id || ':' || p.period_end, now()
               FROM bench_period p
               JOIN billing_ledgerentry l ON l.billing_period = p.previous
+                   AND l.program_account_id IN (SELECT id FROM bench_weight)
              CROSS JOIN LATERAL (SELECT CASE WHEN l.program_account_id % 10 = 0 THEN 0.90 ELSE 1 END AS share) x
              GROUP BY l.program_account_id, p.period_end, p.previous_due, x.share
             HAVING SUM(l.amount) > 0
