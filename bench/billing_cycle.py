@@ -1,7 +1,7 @@
 """Benchmark: the billing cycle through real Celery workers (Redis + PostgreSQL) against SQL floors.
 
     .venv/bin/python bench/billing_cycle.py [--sizes 10000,20000,40000] [--months 12]
-        [--cads-per-month 25] [--repeat 3] [--workers 2] [--chunk-size 0] [--explain]
+        [--cads-per-month 25] [--repeat 3] [--workers 2] [--chunk-sizes 0] [--explain]
 
 For each size N (accounts), in a database of its own (copied from a migrated template):
 - data: N importers (the ORM's bulk load, ``declarations.load``), then ``--months`` months of ledger
@@ -29,6 +29,7 @@ BENCH_REDIS_URL (default CARM_TEST_REDIS_URL or redis://127.0.0.1:6379/10; flush
 from __future__ import annotations
 
 import argparse
+import math
 import os
 import statistics
 import subprocess
@@ -314,7 +315,8 @@ def main() -> None:
     parser.add_argument("--cads-per-month", type=float, default=25.0)
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--workers", type=int, default=2)
-    parser.add_argument("--chunk-size", type=int, default=0, help="Accounts per chunk (default: the setting).")
+    parser.add_argument("--chunk-sizes", default="0",
+                        help="Accounts per chunk, comma-separated (0: the setting); each runs on the same data.")
     parser.add_argument("--explain", action="store_true")
     parser.add_argument("--keep", action="store_true", help="Keep the last size's database.")
     args = parser.parse_args()
@@ -341,50 +343,58 @@ def main() -> None:
         accounts, month_rows, ledger_rows, shape = counts(period)
         print(f"\n=== {accounts:,} accounts, {month_rows:,} ledger rows in the period, {ledger_rows:,} in all "
               f"({args.months} months; generated in {time.monotonic() - t:.0f} s); {shape}", flush=True)
-        redis.Redis.from_url(REDIS).flushdb()
-        procs = start_workers(args.workers, args.chunk_size)
-        try:
-            for month in ("first", "steady"):
-                if month == "steady":  # the previous period closed once (set-up, not timed)
+        chunks = [int(n) or chunk_size() for n in args.chunk_sizes.split(",")]
+        for chunk in chunks:
+            redis.Redis.from_url(REDIS).flushdb()
+            procs = start_workers(args.workers, chunk)
+            try:
+                for month in ("first", "steady"):
                     clear_period(period)
-                    run_cycle(previous, accounts)
-                cycles, writes, selects = [], [], []
-                for _ in range(args.repeat):
-                    clear_period(period)
-                    cycles.append(run_cycle(period, accounts))
-                    # The floors read the ledger (with the interest the cycle posted) and the previous
-                    # statements only, so the period's statements can stay for the check.
-                    write, select = floors(period)
-                    writes.append(write)
-                    selects.append(select)
-                    check_against_floor(period)
-                ratio = statistics.median(cycles) / statistics.median(writes)
-                print(f"{month}: cycle {spread(cycles)} s; write floor {spread(writes)} s; select floor "
-                      f"{spread(selects)} s; cycle/write floor {ratio:.2f}x (all columns and hashes equal)", flush=True)
-                results.append((size, month, accounts, month_rows, ledger_rows, cycles, writes, selects))
-        finally:
-            stop_workers(procs)
+                    clear_period(previous)
+                    if month == "steady":  # the previous period closed once (set-up, not timed)
+                        run_cycle(previous, accounts)
+                    cycles, writes, selects = [], [], []
+                    for _ in range(args.repeat):
+                        clear_period(period)
+                        cycles.append(run_cycle(period, accounts))
+                        # The floors read the ledger (with the interest the cycle posted) and the previous
+                        # statements only, so the period's statements can stay for the check.
+                        write, select = floors(period)
+                        writes.append(write)
+                        selects.append(select)
+                        check_against_floor(period)
+                    ratio = statistics.median(cycles) / statistics.median(writes)
+                    print(f"{month}, chunks of {chunk:,}: cycle {spread(cycles)} s; write floor {spread(writes)} s; "
+                          f"select floor {spread(selects)} s; cycle/write floor {ratio:.2f}x "
+                          "(all columns and hashes equal)", flush=True)
+                    results.append((size, month, accounts, month_rows, ledger_rows, cycles, writes, selects, chunk))
+            finally:
+                stop_workers(procs)
         if args.explain and size == sizes[-1]:
-            print(f"\nEXPLAIN of one chunk's statement INSERT ({args.chunk_size or chunk_size()} accounts, steady):")
-            print(explain_chunk(period, args.chunk_size or chunk_size()))
-    print(f"\n{args.workers} worker processes, chunk size {args.chunk_size or chunk_size()}, {args.repeat} runs each "
+            print(f"\nEXPLAIN of one chunk's statement INSERT ({chunks[0]:,} accounts, steady):")
+            print(explain_chunk(period, chunks[0]))
+    print(f"\n{args.workers} worker processes, {args.repeat} runs each "
           f"(min / median / max seconds); CADs per account per month: mean ~{args.cads_per_month:g}, log-normal")
-    print("\n| accounts | month | period rows | ledger rows | cycle (s) | write floor (s) | select floor (s) "
+    print("\n| accounts | month | chunk | period rows | ledger rows | cycle (s) | write floor (s) | select floor (s) "
           "| cycle / write floor |")
-    print("|---|---|---|---|---|---|---|---|")
-    for _size, month, accounts, month_rows, ledger_rows, cycles, writes, selects in results:
-        print(f"| {accounts:,} | {month} | {month_rows:,} | {ledger_rows:,} | {spread(cycles)} | {spread(writes)} "
-              f"| {spread(selects)} | {statistics.median(cycles) / statistics.median(writes):.2f}x |")
-    for month in ("first", "steady"):
-        rows = [r for r in results if r[1] == month]
-        for a, b in zip(rows, rows[1:], strict=False):
-            print(f"growth {month} {a[2]:,} -> {b[2]:,} accounts: cycle "
-                  f"{statistics.median(b[5]) / statistics.median(a[5]):.2f}x, write floor "
-                  f"{statistics.median(b[6]) / statistics.median(a[6]):.2f}x")
-    by = {(r[0], r[1]): statistics.median(r[5]) for r in results}
-    for size in sizes:
-        if (size, "first") in by:
-            print(f"steady / first at {size:,}: {by[(size, 'steady')] / by[(size, 'first')]:.2f}")
+    print("|---|---|---|---|---|---|---|---|---|")
+    for _size, month, accounts, month_rows, ledger_rows, cycles, writes, selects, chunk in results:
+        print(f"| {accounts:,} | {month} | {chunk:,} | {month_rows:,} | {ledger_rows:,} | {spread(cycles)} "
+              f"| {spread(writes)} | {spread(selects)} | {statistics.median(cycles) / statistics.median(writes):.2f}x |")
+    for chunk in sorted({r[8] for r in results}):
+        for month in ("first", "steady"):
+            rows = [r for r in results if r[1] == month and r[8] == chunk]
+            for a, b in zip(rows, rows[1:], strict=False):
+                doublings = math.log2(b[2] / a[2])
+                cycle, floor = (statistics.median(b[5]) / statistics.median(a[5]),
+                                statistics.median(b[6]) / statistics.median(a[6]))
+                print(f"growth {month}, chunks of {chunk:,}, {a[2]:,} -> {b[2]:,} accounts: cycle {cycle:.2f}x "
+                      f"({cycle ** (1 / doublings):.2f}x per doubling), write floor {floor:.2f}x "
+                      f"({floor ** (1 / doublings):.2f}x per doubling)")
+        by = {(r[0], r[1]): statistics.median(r[5]) for r in results if r[8] == chunk}
+        for size in sizes:
+            if (size, "first") in by and (size, "steady") in by:
+                print(f"steady / first at {size:,}, chunks of {chunk:,}: {by[(size, 'steady')] / by[(size, 'first')]:.2f}")
     if not args.keep:
         connection.close()
         from django.db import connections
