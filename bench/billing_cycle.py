@@ -4,15 +4,20 @@
         [--cads-per-month 25] [--repeat 3] [--workers 2] [--chunk-sizes 0] [--explain]
 
 For each size N (accounts), in a database of its own (copied from a migrated template):
-- data: N importers (the ORM's bulk load, ``declarations.load``), then ``--months`` months of ledger
-  rows written straight with SQL (``generate_series``; the ORM is far too slow at national size):
-  per account a heavy-tailed monthly CAD count (log-normal, sigma 0.8, and 1 account in 1,000 150 times
-  bigger: mean ≈ ``--cads-per-month``, median ≈ 0.63 × it, the largest accounts thousands a month), ~3% of CADs corrected in the importer's favour,
-  and one payment a month covering 97% of the month before (so interest and penalties are due);
-- **first month**: no statement exists; the cycle for the latest issued period must sum every account's
-  history for the opening balance;
+- data: N importers (the ORM's bulk load, ``declarations.load``), then ledger rows written straight
+  with SQL (``generate_series``; the ORM is far too slow at national size): per account a heavy-tailed
+  monthly CAD count (log-normal, sigma 0.8, and 1 account in 1,000 150 times bigger: mean ≈
+  ``--cads-per-month``, median ≈ 0.63 × it, the largest accounts thousands a month), ~3% of CADs
+  corrected in the importer's favour, and one payment a month covering the month before (90% of it for
+  every 10th account, so interest and penalties are due);
+- **go-live month**: only the period being closed has rows, no statement exists (the first cycle of
+  a portal that starts empty, or of a new account);
+- then ``--months`` − 1 earlier months and their payments are added, and
+- **catch-up month**: still no statement exists, so the cycle for the latest period sums every
+  account's 12-month history for the opening balance (a first cycle over migrated, never-billed history);
 - **steady month**: the previous period's statements exist (written by one cycle, not timed); the cycle
-  for the latest period reads only that period's rows and the previous closings.
+  reads only the period's rows and the previous closings. It should cost what the go-live month does:
+  a cycle must not grow with the history behind it.
 Each is run ``--repeat`` times (the period's statements and runs removed in between) and compared with:
 - the **write floor**: ONE ``INSERT … SELECT`` writing the same statement columns into a table shaped
   like ``billing_statement`` (same unique index), the least any cycle writing statements can do;
@@ -20,7 +25,9 @@ Each is run ``--repeat`` times (the period's statements and runs removed in betw
 After every cycle the run must be COMPLETE with no failed account, and every statement column must equal
 the floor's (the content hash is checked against ``billing.cycle.statement_hash``); else the bench stops.
 Prints min / median / max seconds, cycle ÷ write floor (medians), growth per doubling, and with
-``--explain`` the plan of one chunk's statement INSERT at the largest size.
+``--explain`` the plan of one chunk's statement INSERT at the largest size. ``--chunk-sizes
+1000,2500,5000`` runs every month with each chunk size on the same data (the workers restarted with
+it): how the setting ``BILLING_CHUNK_SIZE`` is chosen.
 
 Environment: BENCH_PG (default postgres://postgres@127.0.0.1:5432), BENCH_DB (carm_bench),
 BENCH_REDIS_URL (default CARM_TEST_REDIS_URL or redis://127.0.0.1:6379/10; flushed).
@@ -76,36 +83,47 @@ def migrate_template() -> None:
                    stdout=subprocess.DEVNULL)
 
 
-def generate(accounts: int, months: int, cads_per_month: float, last_period: date, seed: float = 0.42) -> None:
-    """N importers (ORM bulk), then the ledger with SQL: see the module docstring."""
+def create_importers(accounts: int, cads_per_month: float, seed: float = 0.42) -> None:
+    """N importers (ORM bulk) and each one's monthly CAD weight (table ``bench_weight``)."""
     from django.db import connection, transaction
 
-    from carm_portal import calendar
     from declarations.load import CadHistoryGenerator
 
     with connection.cursor() as c:
         c.execute("SELECT COALESCE(MAX(id), 0) FROM accounts_programaccount")
         existing = c.fetchone()[0]  # rows only for the importers made now
     CadHistoryGenerator(seed=7).create_importers(accounts)
-    periods = [last_period]
-    while len(periods) < months:
-        periods.append(calendar.previous_period(periods[-1]))
-    periods.reverse()
-    rows = [(p, calendar.period_start(p), calendar.previous_period(p), calendar.payment_due_date(calendar.previous_period(p)))
-            for p in periods]
-    values = ", ".join(["(CAST(%s AS DATE), CAST(%s AS DATE), CAST(%s AS DATE), CAST(%s AS DATE))"] * len(rows))
     # Log-normal monthly counts (median m, sigma 0.8: mean m·e^0.32), 1 account in 1,000 150× bigger
     # (mean × 1.149); m chosen so the mean is the target.
     median = cads_per_month / (1.377 * 1.149)
     with transaction.atomic(), connection.cursor() as c:
         c.execute("SELECT setseed(%s)", [seed])
-        c.execute("DROP TABLE IF EXISTS bench_weight, bench_period")
-        c.execute("CREATE TEMP TABLE bench_weight AS SELECT id, LEAST(10000, GREATEST(1, "
+        c.execute("DROP TABLE IF EXISTS bench_weight")
+        c.execute("CREATE TABLE bench_weight AS SELECT id, LEAST(10000, GREATEST(1, "
                   "%s * exp(0.8 * sqrt(-2 * ln(1 - random())) * cos(2 * pi() * random()))"
                   " * CASE WHEN random() < 0.001 THEN 150 ELSE 1 END)) AS w "
                   "FROM accounts_programaccount WHERE id > %s", [median, existing])
-        c.execute(f"CREATE TEMP TABLE bench_period (period_end, period_start, previous, previous_due) AS VALUES {values}",
-                  [v for r in rows for v in r])
+
+
+def generate_ledger(charge_periods: list[date], payment_periods: list[date], seed: float = 0.43) -> None:
+    """The ledger rows of ``charge_periods`` with SQL (see the module docstring), and the payment of
+    each of ``payment_periods`` (it pays the period before, so it needs that period's rows)."""
+    from django.db import connection, transaction
+
+    from carm_portal import calendar
+
+    def period_table(name: str, periods: list[date]) -> None:
+        rows = [(p, calendar.period_start(p), calendar.previous_period(p),
+                 calendar.payment_due_date(calendar.previous_period(p))) for p in periods]
+        values = ", ".join(["(CAST(%s AS DATE), CAST(%s AS DATE), CAST(%s AS DATE), CAST(%s AS DATE))"] * len(rows))
+        c.execute(f"DROP TABLE IF EXISTS {name}")
+        c.execute(f"CREATE TEMP TABLE {name} (period_end DATE, period_start DATE, previous DATE, previous_due DATE)")
+        if rows:
+            c.execute(f"INSERT INTO {name} VALUES {values}", [v for r in rows for v in r])
+
+    with transaction.atomic(), connection.cursor() as c:
+        c.execute("SELECT setseed(%s)", [seed])
+        period_table("bench_period", charge_periods)
         c.execute("""
             INSERT INTO billing_ledgerentry
                 (program_account_id, kind, amount, duty, sima, excise_duty, excise_tax, gst, other,
@@ -124,6 +142,7 @@ def generate(accounts: int, months: int, cads_per_month: float, last_period: dat
         """)
         # One payment a month, on the previous statement's due date: in full for 9 accounts in 10,
         # 90% of that period's charges for every 10th (so interest and penalties are due there).
+        period_table("bench_pay_period", payment_periods)
         c.execute("""
             INSERT INTO billing_ledgerentry
                 (program_account_id, kind, amount, duty, sima, excise_duty, excise_tax, gst, other,
@@ -131,8 +150,8 @@ def generate(accounts: int, months: int, cads_per_month: float, last_period: dat
             SELECT l.program_account_id, 'payment', -round(x.share * SUM(l.amount), 2), 0, 0, 0, 0, 0,
                    -round(x.share * SUM(l.amount), 2), p.previous_due, p.period_end, 'PAY', '',
                    'bench-pay:' || l.program_account_id || ':' || p.period_end, now()
-              FROM bench_period p
-              JOIN billing_ledgerentry l ON l.billing_period = p.previous
+              FROM bench_pay_period p
+              JOIN billing_ledgerentry l ON l.billing_period = p.previous AND l.kind <> 'payment'
                    AND l.program_account_id IN (SELECT id FROM bench_weight)
              CROSS JOIN LATERAL (SELECT CASE WHEN l.program_account_id % 10 = 0 THEN 0.90 ELSE 1 END AS share) x
              GROUP BY l.program_account_id, p.period_end, p.previous_due, x.share
@@ -336,40 +355,54 @@ def main() -> None:
     previous = calendar.previous_period(period)
     migrate_template()
     results = []
+    chunks = [int(n) or chunk_size() for n in args.chunk_sizes.split(",")]
+
+    def measure(size: int, month: str, chunk: int) -> None:
+        accounts, month_rows, ledger_rows, shape = counts(period)
+        redis.Redis.from_url(REDIS).flushdb()
+        procs = start_workers(args.workers, chunk)
+        try:
+            clear_period(period)
+            clear_period(previous)
+            if month == "steady":  # the previous period closed once (set-up, not timed)
+                run_cycle(previous, accounts)
+            cycles, writes, selects = [], [], []
+            for _ in range(args.repeat):
+                clear_period(period)
+                cycles.append(run_cycle(period, accounts))
+                # The floors read the ledger (with the interest the cycle posted) and the previous
+                # statements only, so the period's statements can stay for the check.
+                write, select = floors(period)
+                writes.append(write)
+                selects.append(select)
+                check_against_floor(period)
+        finally:
+            stop_workers(procs)
+        ratio = statistics.median(cycles) / statistics.median(writes)
+        print(f"{month}, chunks of {chunk:,} ({month_rows:,} rows in the period, {ledger_rows:,} in all; {shape}): "
+              f"cycle {spread(cycles)} s; write floor {spread(writes)} s; select floor {spread(selects)} s; "
+              f"cycle/write floor {ratio:.2f}x (all columns and hashes equal)", flush=True)
+        results.append((size, month, accounts, month_rows, ledger_rows, cycles, writes, selects, chunk))
+
+    earlier = [previous]
+    while len(earlier) < args.months - 1:
+        earlier.append(calendar.previous_period(earlier[-1]))
+    earlier.reverse()
     for size in sizes:
         fresh_database()
         t = time.monotonic()
-        generate(size, args.months, args.cads_per_month, period)
-        accounts, month_rows, ledger_rows, shape = counts(period)
-        print(f"\n=== {accounts:,} accounts, {month_rows:,} ledger rows in the period, {ledger_rows:,} in all "
-              f"({args.months} months; generated in {time.monotonic() - t:.0f} s); {shape}", flush=True)
-        chunks = [int(n) or chunk_size() for n in args.chunk_sizes.split(",")]
+        create_importers(size, args.cads_per_month)
+        generate_ledger([period], [])
+        print(f"\n=== {size:,} accounts: the go-live month generated in {time.monotonic() - t:.0f} s", flush=True)
         for chunk in chunks:
-            redis.Redis.from_url(REDIS).flushdb()
-            procs = start_workers(args.workers, chunk)
-            try:
-                for month in ("first", "steady"):
-                    clear_period(period)
-                    clear_period(previous)
-                    if month == "steady":  # the previous period closed once (set-up, not timed)
-                        run_cycle(previous, accounts)
-                    cycles, writes, selects = [], [], []
-                    for _ in range(args.repeat):
-                        clear_period(period)
-                        cycles.append(run_cycle(period, accounts))
-                        # The floors read the ledger (with the interest the cycle posted) and the previous
-                        # statements only, so the period's statements can stay for the check.
-                        write, select = floors(period)
-                        writes.append(write)
-                        selects.append(select)
-                        check_against_floor(period)
-                    ratio = statistics.median(cycles) / statistics.median(writes)
-                    print(f"{month}, chunks of {chunk:,}: cycle {spread(cycles)} s; write floor {spread(writes)} s; "
-                          f"select floor {spread(selects)} s; cycle/write floor {ratio:.2f}x "
-                          "(all columns and hashes equal)", flush=True)
-                    results.append((size, month, accounts, month_rows, ledger_rows, cycles, writes, selects, chunk))
-            finally:
-                stop_workers(procs)
+            measure(size, "go-live", chunk)
+        t = time.monotonic()
+        generate_ledger(earlier, [*earlier[1:], period])
+        print(f"=== the {len(earlier)} months before it and the payments generated in {time.monotonic() - t:.0f} s",
+              flush=True)
+        for month in ("catch-up", "steady"):
+            for chunk in chunks:
+                measure(size, month, chunk)
         if args.explain and size == sizes[-1]:
             print(f"\nEXPLAIN of one chunk's statement INSERT ({chunks[0]:,} accounts, steady):")
             print(explain_chunk(period, chunks[0]))
@@ -382,7 +415,7 @@ def main() -> None:
         print(f"| {accounts:,} | {month} | {chunk:,} | {month_rows:,} | {ledger_rows:,} | {spread(cycles)} "
               f"| {spread(writes)} | {spread(selects)} | {statistics.median(cycles) / statistics.median(writes):.2f}x |")
     for chunk in sorted({r[8] for r in results}):
-        for month in ("first", "steady"):
+        for month in ("go-live", "catch-up", "steady"):
             rows = [r for r in results if r[1] == month and r[8] == chunk]
             for a, b in zip(rows, rows[1:], strict=False):
                 doublings = math.log2(b[2] / a[2])
@@ -393,8 +426,10 @@ def main() -> None:
                       f"({floor ** (1 / doublings):.2f}x per doubling)")
         by = {(r[0], r[1]): statistics.median(r[5]) for r in results if r[8] == chunk}
         for size in sizes:
-            if (size, "first") in by and (size, "steady") in by:
-                print(f"steady / first at {size:,}, chunks of {chunk:,}: {by[(size, 'steady')] / by[(size, 'first')]:.2f}")
+            for month in ("catch-up", "steady"):
+                if (size, "go-live") in by and (size, month) in by:
+                    print(f"{month} / go-live at {size:,}, chunks of {chunk:,}: "
+                          f"{by[(size, month)] / by[(size, 'go-live')]:.2f}")
     if not args.keep:
         connection.close()
         from django.db import connections
