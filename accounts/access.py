@@ -30,13 +30,16 @@ from django.db.models import Q, QuerySet
 from django.http import Http404
 from django.utils import timezone
 
+from carm_portal.id_lists import ids_subquery
+
 from .models import Business, ClientGroup, Delegation, Membership, ProgramAccount, User
-from .roles import Right, Role, Scope, roles_with
+from .roles import DELEGATION_FLAGS, Right, Role, Scope, roles_with
 
 __all__ = [
     "Scope",
     "program_accounts_for",
     "program_account_ids_for",
+    "broker_firm_id_for",
     "GateMemoMiddleware",
     "gate_memo",
     "forget_gate",
@@ -132,45 +135,83 @@ def delegations_in_force(*, on: date | None = None) -> QuerySet[Delegation]:
     )
 
 
-def _broker_delegations(user: User, scope: Scope, on: date) -> QuerySet[Delegation]:
-    flags = scope.delegation_flags
-    if flags is None:
-        return Delegation.objects.none()
-    memberships = active_memberships(user).filter(
-        business__kind=Business.Kind.BROKER, role__in=roles_with(scope.right)
+# Who may act where, for every scope at once: one row per (program account, way in): the account,
+# the user's role, whether through a broker, the business of the membership (the importer, or the
+# broker firm), then the delegation's visibility flags for ``via_broker`` rows (``DELEGATION_FLAGS`` order); a scope is then decided
+# in Python (``_ids_for_scope``), so a request asking several scopes reads the database once.
+_GRANTS_SQL = """
+    SELECT pa.id, m.role, 0 AS via_broker, m.business_id, {no_flags}
+      FROM {membership} m
+      JOIN {user} u ON u.id = m.user_id AND u.is_active
+      JOIN {programaccount} pa ON pa.business_id = m.business_id
+     WHERE m.user_id = %(user)s AND m.status = %(active)s AND m.program_account_id IS NULL
+    UNION ALL
+    SELECT m.program_account_id, m.role, 0, m.business_id, {no_flags}
+      FROM {membership} m
+      JOIN {user} u ON u.id = m.user_id AND u.is_active
+     WHERE m.user_id = %(user)s AND m.status = %(active)s AND m.program_account_id IS NOT NULL
+    UNION ALL
+    SELECT pa.id, m.role, 1, m.business_id, {flags}
+      FROM {membership} m
+      JOIN {user} u ON u.id = m.user_id AND u.is_active
+      JOIN {business} firm ON firm.id = m.business_id AND firm.kind = %(broker)s
+      JOIN {delegation} d ON d.broker_id = m.business_id
+      JOIN {programaccount} pa ON pa.business_id = d.importer_id
+     WHERE m.user_id = %(user)s AND m.status = %(active)s
+       AND d.status = %(active)s AND d.valid_from <= %(on)s AND (d.valid_to IS NULL OR d.valid_to >= %(on)s)
+       AND (d.coverage = %(business_wide)s
+            OR EXISTS (SELECT 1 FROM {delegation_accounts} dp
+                        WHERE dp.delegation_id = d.id AND dp.programaccount_id = pa.id))
+       -- broker managers act for every client of the firm; other employees for their client groups
+       AND (m.role IN (%(bam)s, %(pam)s)
+            OR EXISTS (SELECT 1 FROM {clientgroup} g
+                         JOIN {group_members} gm ON gm.clientgroup_id = g.id AND gm.user_id = m.user_id
+                         JOIN {group_clients} gc ON gc.clientgroup_id = g.id AND gc.business_id = d.importer_id
+                        WHERE g.broker_id = m.business_id))
+"""
+
+
+def _grants_sql() -> str:
+    return _GRANTS_SQL.format(
+        membership=Membership._meta.db_table, user=User._meta.db_table, programaccount=ProgramAccount._meta.db_table,
+        business=Business._meta.db_table, delegation=Delegation._meta.db_table,
+        delegation_accounts=Delegation.program_accounts.through._meta.db_table,
+        clientgroup=ClientGroup._meta.db_table, group_members=ClientGroup.members.through._meta.db_table,
+        group_clients=ClientGroup.clients.through._meta.db_table,
+        flags=", ".join(f"d.scope_{flag}" for flag in DELEGATION_FLAGS),
+        no_flags=", ".join("FALSE" for _flag in DELEGATION_FLAGS),
     )
-    # Broker managers act for every client of the firm; other employees for their client groups.
-    firm_wide = memberships.filter(role__in=[Role.BAM, Role.PAM]).values("business_id")
-    grouped = ClientGroup.objects.filter(members=user, broker_id__in=memberships.values("business_id"))
-    qs = delegations_in_force(on=on).filter(
-        Q(broker_id__in=firm_wide)
-        | Q(broker_id__in=grouped.values("broker_id"), importer_id__in=grouped.values("clients"))
-    )
-    if flags:
-        flag_q = Q()
-        for flag in flags:
-            flag_q |= Q(**{f"scope_{flag}": True})
-        qs = qs.filter(flag_q)
-    return qs
 
 
-def _gate_query(user: User, scope: Scope, on: date) -> QuerySet[ProgramAccount]:
-    """The gate's rule as one query (an OR of four subqueries): evaluated once per request."""
-    roles = roles_with(scope.right)
-    own = active_memberships(user).filter(role__in=roles)
-    delegations = _broker_delegations(user, scope, on)
-    return ProgramAccount.objects.filter(
-        Q(business_id__in=own.filter(program_account__isnull=True).values("business_id"))
-        | Q(id__in=own.filter(program_account__isnull=False).values("program_account_id"))
-        | Q(business_id__in=delegations.filter(coverage=Delegation.Coverage.BUSINESS).values("importer_id"))
-        | Q(
-            id__in=delegations.filter(coverage=Delegation.Coverage.PROGRAM).values("program_accounts"),
-            business_id__in=delegations.filter(coverage=Delegation.Coverage.PROGRAM).values("importer_id"),
-        )
-    )
+def _grants(user: User, on: date) -> tuple[tuple, ...]:
+    """The gate's one query: (program account id, role, via broker, membership's business, *flags) rows."""
+    with connection.cursor() as cursor:
+        cursor.execute(_grants_sql(), {
+            "user": user.pk, "on": on, "active": Membership.Status.ACTIVE.value,
+            "broker": Business.Kind.BROKER.value, "business_wide": Delegation.Coverage.BUSINESS.value,
+            "bam": Role.BAM.value, "pam": Role.PAM.value,
+        })
+        return tuple(cursor.fetchall())
 
 
-# The per-request memo: {(user id, scope, day): (program account ids, ...)}. A fresh dict for each
+def _ids_for_scope(grants: tuple[tuple, ...], scope: Scope) -> tuple[int, ...]:
+    """The scope's rule over the grant rows: the role grants the scope's right and, through a broker,
+    the delegation shows the scope (any flag of it; ``()``: any delegation; ``None``: never)."""
+    roles = set(roles_with(scope.right))
+    wanted = scope.delegation_flags
+    positions = [DELEGATION_FLAGS.index(flag) for flag in wanted or ()]
+    ids = set()
+    for account_id, role, via_broker, _business_id, *flags in grants:
+        if role not in roles:
+            continue
+        if via_broker and (wanted is None or (positions and not any(flags[i] for i in positions))):
+            continue
+        ids.add(account_id)
+    return tuple(sorted(ids))
+
+
+# The per-request memo: {(user id, scope, day): (program account ids, ...)} and the grant rows
+# {(user id, "grants", day): rows}. A fresh dict for each
 # request (GateMemoMiddleware), None outside one (a task, a shell, a test calling a service), where
 # the gate is evaluated at every call. Changes to memberships, delegations, client groups or program
 # accounts clear it (signals below), so a delegation revoked mid-request is not used after the revoke.
@@ -219,8 +260,20 @@ def connect_gate_memo() -> None:
         m2m_changed.connect(forget_gate, sender=through, dispatch_uid=f"gate-memo-m2m-{through._meta.label}")
 
 
+def _memoised_grants(user: User, on: date) -> tuple[tuple, ...]:
+    memo = _memo.get()
+    key = (user.pk, "grants", on)
+    if memo is not None and key in memo:
+        return memo[key]
+    grants = _grants(user, on)
+    if memo is not None:
+        memo[key] = grants
+    return grants
+
+
 def program_account_ids_for(user: User, scope: Scope, *, on: date | None = None) -> tuple[int, ...]:
-    """The ids of ``program_accounts_for``: one query, or none when this request already asked."""
+    """The ids of ``program_accounts_for``: one query for every scope of the request, or none when
+    this request already asked."""
     if not user.is_authenticated or not user.is_active:
         return ()
     on = on or timezone.localdate()
@@ -228,10 +281,21 @@ def program_account_ids_for(user: User, scope: Scope, *, on: date | None = None)
     key = (user.pk, scope, on)
     if memo is not None and key in memo:
         return memo[key]
-    ids = tuple(_gate_query(user, scope, on).order_by("pk").values_list("pk", flat=True))
+    ids = _ids_for_scope(_memoised_grants(user, on), scope)
     if memo is not None:
         memo[key] = ids
     return ids
+
+
+def broker_firm_id_for(user: User, program_account_id: int, *, on: date | None = None) -> int | None:
+    """The broker firm through which ``user`` reaches the account today, or None when the user is
+    the importer's own (or has no way in): who a filing is made "for" (the CAD's broker)."""
+    if not user.is_authenticated or not user.is_active:
+        return None
+    rows = [row for row in _memoised_grants(user, on or timezone.localdate()) if row[0] == program_account_id]
+    if not rows or any(not via_broker for _id, _role, via_broker, *_rest in rows):
+        return None
+    return min(row[3] for row in rows)
 
 
 def _in_list_limit() -> int:
@@ -253,13 +317,13 @@ def program_accounts_for(user: User, scope: Scope, *, on: date | None = None) ->
 
     A literal ``pk IN (ids)`` (the planner estimates it exactly: the OR of subqueries was estimated
     at tens of thousands of rows for a user with one account, and lists seq-scanned). Above the
-    database's parameter limit, the subquery form.
+    database's parameter limit, the ids as one array parameter (``carm_portal.id_lists``).
     """
     ids = program_account_ids_for(user, scope, on=on)
     if not ids:
         return ProgramAccount.objects.none()
     if len(ids) > _in_list_limit():
-        return ProgramAccount.objects.filter(pk__in=_gate_query(user, scope, on or timezone.localdate()).values("pk"))
+        return ProgramAccount.objects.filter(pk__in=ids_subquery(ids))
     return ProgramAccount.objects.filter(pk__in=ids)
 
 

@@ -18,7 +18,6 @@ always holds. Works on PostgreSQL and SQLite (both support ``INSERT … ON CONFL
 from __future__ import annotations
 
 import hashlib
-import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, timedelta
@@ -32,6 +31,7 @@ from billing.ledger import services as ledger
 from billing.ledger.models import OWING_SQL, LedgerEntry
 from billing.ledger.texts import Text, interest_pieces
 from carm_portal import calendar
+from carm_portal.id_lists import ids_param, ids_sql
 
 from . import overdue
 from .models import Statement
@@ -57,20 +57,6 @@ def period_dates(period_end: date) -> PeriodDates:
         due_date=calendar.payment_due_date(period_end),
         issued_on=calendar.statement_date(period_end),
     )
-
-
-def _ids_param(ids: Sequence[int]):
-    """A list of account ids as ONE query parameter (an array on PostgreSQL, JSON text on SQLite):
-    a chunk's 2,500 ids are sent and planned once, not as 2,500 placeholders repeated per join."""
-    ids = [int(i) for i in ids]
-    return ids if connection.vendor == "postgresql" else json.dumps(ids)
-
-
-def _ids_sql() -> str:
-    """The subquery reading ``_ids_param``'s ids back (one placeholder)."""
-    if connection.vendor == "postgresql":
-        return "SELECT unnest(CAST(%s AS BIGINT[]))"
-    return "SELECT CAST(value AS INTEGER) FROM json_each(%s)"
 
 
 def _quoted_kinds() -> str:
@@ -163,16 +149,16 @@ def statements_sql(account_ids: Sequence[int], period_end: date, run_id: int | N
     if no_previous:
         history_join = f"""LEFT JOIN (SELECT program_account_id, SUM(amount) AS total
                                FROM billing_ledgerentry
-                              WHERE billing_period < %s AND {OWING_SQL} AND program_account_id IN ({_ids_sql()})
+                              WHERE billing_period < %s AND {OWING_SQL} AND program_account_id IN ({ids_sql()})
                               GROUP BY program_account_id) hist
                     ON hist.program_account_id = a.id"""  # noqa: S608 - only placeholders are interpolated
-        history_params = [d.period_end, _ids_param(no_previous)]
+        history_params = [d.period_end, ids_param(no_previous)]
     else:
         history_join = ("LEFT JOIN (SELECT CAST(NULL AS BIGINT) AS program_account_id,"
                         " CAST(NULL AS NUMERIC(14, 2)) AS total) hist ON FALSE")
         history_params = []
     sql = f"""
-        WITH chunk(id) AS ({_ids_sql()})
+        WITH chunk(id) AS ({ids_sql()})
         INSERT INTO billing_statement
             (program_account_id, period_end, period_start, opening_balance, charges, credits, payments,
              interest, penalties, closing_balance, duties_and_taxes, due_date, issued_on, lines_count,
@@ -201,7 +187,7 @@ def statements_sql(account_ids: Sequence[int], period_end: date, run_id: int | N
     """  # noqa: S608 - only placeholders are interpolated
     hash_params = [d.period_end, d.due_date, d.issued_on] if connection.vendor == "postgresql" else []
     params = [
-        _ids_param(account_ids),
+        ids_param(account_ids),
         d.period_end, d.period_start, d.due_date, d.issued_on, *hash_params, run_id, now,
         d.period_end,
         d.previous,

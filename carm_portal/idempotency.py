@@ -28,7 +28,7 @@ import json
 from collections.abc import Callable
 from typing import Any
 
-from django.db import IntegrityError, transaction
+from django.db import connection, transaction
 from django.utils.translation import gettext as _
 
 HEADER = "Idempotency-Key"
@@ -93,20 +93,42 @@ def claim(*, user, key: str, endpoint: str, request_hash: str):
     from .models import IdempotentRequest
 
     endpoint = endpoint[:300]
-    try:
-        with transaction.atomic():
-            return IdempotentRequest.objects.create(user=user, key=key, endpoint=endpoint,
-                                                    request_hash=request_hash), None
-    except IntegrityError:
-        # Another request holds or held the key; on PostgreSQL we waited for it to commit.
-        row = IdempotentRequest.objects.filter(user=user, key=key).first()
-        if row is None:
-            raise
+    row = _insert_claim(user=user, key=key, endpoint=endpoint, request_hash=request_hash)
+    if row is not None:
+        return row, None
+    # Another request holds or held the key; on PostgreSQL we waited for it to commit.
+    row = IdempotentRequest.objects.filter(user=user, key=key).first()
+    if row is None:
+        raise IdempotencyConflict(_("A request with this Idempotency-Key is still being processed."))
     if row.endpoint != endpoint or row.request_hash != request_hash:
         raise IdempotencyConflict()
     if row.response_status is None:  # only without row locks (SQLite): still running
         raise IdempotencyConflict(_("A request with this Idempotency-Key is still being processed."))
     return row, (row.response_status, row.response_body)
+
+
+def _insert_claim(*, user, key: str, endpoint: str, request_hash: str):
+    """The key's new row, or None when another request holds or held it: ``INSERT … ON CONFLICT DO
+    NOTHING RETURNING`` (PostgreSQL and SQLite), so a taken key is no error and needs no savepoint."""
+    from .models import IdempotentRequest
+
+    row = IdempotentRequest(user=user, key=key, endpoint=endpoint, request_hash=request_hash)
+    quote = connection.ops.quote_name
+    columns = ("user_id", "key", "endpoint", "request_hash", "created_at")
+    values = [user.pk, key, endpoint, request_hash, connection.ops.adapt_datetimefield_value(row.created_at)]
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"INSERT INTO {quote(IdempotentRequest._meta.db_table)} ({', '.join(map(quote, columns))}) "  # noqa: S608
+            f"VALUES ({', '.join(['%s'] * len(columns))}) ON CONFLICT DO NOTHING RETURNING {quote('id')}",
+            values,
+        )
+        inserted = cursor.fetchone()
+    if inserted is None:
+        return None
+    row.pk = inserted[0]
+    row._state.adding = False
+    row._state.db = connection.alias
+    return row
 
 
 def remember(row, status: int, body: Any) -> None:

@@ -16,6 +16,7 @@ from rest_framework import serializers
 
 from accounts.models import ProgramAccount
 from accounts.serializers import BusinessBriefSerializer, ProgramAccountBriefSerializer
+from carm_portal.api import FieldsBuiltOnce
 from carm_portal.validators import date_validators
 
 from . import payment_timing
@@ -36,7 +37,7 @@ _MONEY = {"max_digits": 14, "decimal_places": 2}
 
 # --- Output ---------------------------------------------------------------------------------------
 
-class CadLineSerializer(serializers.ModelSerializer):
+class CadLineSerializer(FieldsBuiltOnce, serializers.ModelSerializer):
     classification = serializers.CharField(source="classification_id", read_only=True)
     treatment = serializers.CharField(source="treatment_id", read_only=True)
     gst_status = serializers.CharField(source="gst_status_id", read_only=True, allow_null=True,
@@ -62,7 +63,7 @@ class LedgerEffectSerializer(serializers.Serializer):
     billing_period = serializers.DateField(read_only=True)
 
 
-class CadVersionSerializer(serializers.ModelSerializer):
+class CadVersionSerializer(FieldsBuiltOnce, serializers.ModelSerializer):
     filed_by = serializers.EmailField(source="filed_by.email", read_only=True)
     ledger_entry = LedgerEffectSerializer(read_only=True, allow_null=True,
                                           help_text=_("What this version posted to the ledger, if anything."))
@@ -84,7 +85,7 @@ class CadVersionSerializer(serializers.ModelSerializer):
         read_only_fields = fields
 
 
-class CadSerializer(serializers.ModelSerializer):
+class CadSerializer(FieldsBuiltOnce, serializers.ModelSerializer):
     """A CAD in a list: header and totals, no lines."""
 
     program_account = ProgramAccountBriefSerializer(read_only=True)

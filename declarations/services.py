@@ -27,8 +27,8 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from accounts import audit
-from accounts.access import delegations_in_force, program_account_ids_for, require_cbsa_officer
-from accounts.models import Business, Membership, ProgramAccount, User
+from accounts.access import broker_firm_id_for, program_account_ids_for, require_cbsa_officer
+from accounts.models import Business, ProgramAccount, User
 from accounts.roles import Scope
 from billing.ledger import interest
 from billing.ledger import services as ledger
@@ -125,38 +125,22 @@ def _remember(row, cad: CAD) -> None:
 
 
 def broker_for(actor: User, program_account: ProgramAccount) -> Business | None:
-    """The broker firm the actor files for, or None when the actor works for the importer."""
-    own = Membership.objects.filter(
-        user=actor, business_id=program_account.business_id, status=Membership.Status.ACTIVE
-    ).exists()
-    if own:
-        return None
-    return (
-        Business.objects.filter(
-            kind=Business.Kind.BROKER,
-            memberships__user=actor,
-            memberships__status=Membership.Status.ACTIVE,
-            delegations_held__in=delegations_in_force().filter(importer_id=program_account.business_id),
-        )
-        .distinct()
-        .first()
-    )
+    """The broker firm the actor files for, or None when the actor works for the importer (the
+    gate's rows say which: no query for an importer's own user)."""
+    firm_id = broker_firm_id_for(actor, program_account.pk)
+    return None if firm_id is None else Business.objects.get(pk=firm_id)
 
 
 def filer_bn9(actor: User, program_account: ProgramAccount, broker: Business | None) -> str:
     return broker.bn9 if broker is not None else program_account.business.bn9
 
 
-def _assign_transaction_number(cad: CAD, bn9: str) -> None:
-    """Give a portal-created CAD a fresh number under the filer's account-security prefix."""
+def _assign_transaction_number(cad: CAD, bn9: str) -> str:
+    """Give a portal-created CAD a fresh number under the filer's account-security prefix; returns
+    the prefix, for ``_save_numbered`` to draw another if that number turns out to be taken."""
     prefix = transaction_numbers.account_security_prefix(bn9)
-    for _attempt in range(_NUMBER_ATTEMPTS):
-        number = transaction_numbers.reserve(prefix)[0]
-        # A filer may have typed a number in our range; skip it rather than fail.
-        if not CAD.objects.filter(transaction_number=number).exists():
-            cad.transaction_number = number
-            return
-    raise ApplicationError(_("Could not allocate a transaction number; please try again."))
+    cad.transaction_number = transaction_numbers.reserve(prefix)[0]
+    return prefix
 
 
 def _check_number_free(number: str, *, exclude_pk: int | None = None) -> None:
@@ -170,16 +154,24 @@ def _check_number_free(number: str, *, exclude_pk: int | None = None) -> None:
         )
 
 
-def _save_numbered(cad: CAD) -> None:
-    """Save a CAD whose transaction number may have been taken by a concurrent request meanwhile."""
-    try:
-        with transaction.atomic():
-            cad.save()
-    except IntegrityError:
-        raise ApplicationError(
-            _("Transaction number %(number)s is already used by another CAD.") % {"number": cad.transaction_number},
-            field_errors={"transaction_number": [_("Already used by another CAD.")]},
-        ) from None
+def _save_numbered(cad: CAD, *, assigned_prefix: str | None = None) -> None:
+    """Save a CAD whose transaction number may be taken: by a concurrent request meanwhile, or (for
+    a number we assigned, ``assigned_prefix``) typed in our range by a filer, which is skipped for
+    the next one rather than failing (the unique index tells; no SELECT before)."""
+    for _attempt in range(_NUMBER_ATTEMPTS):
+        try:
+            with transaction.atomic():
+                cad.save()
+            return
+        except IntegrityError:
+            if assigned_prefix is None:
+                raise ApplicationError(
+                    _("Transaction number %(number)s is already used by another CAD.")
+                    % {"number": cad.transaction_number},
+                    field_errors={"transaction_number": [_("Already used by another CAD.")]},
+                ) from None
+            cad.transaction_number = transaction_numbers.reserve(assigned_prefix)[0]
+    raise ApplicationError(_("Could not allocate a transaction number; please try again."))
 
 
 def header_of(cad: CAD) -> dict[str, Any]:
@@ -360,12 +352,13 @@ def cad_create_draft(
     broker = broker_for(actor, program_account)
     cad = CAD(program_account=program_account, filed_by=actor, broker=broker)
     _apply_header(cad, checked.header)
+    prefix = None
     if cad.transaction_number:
         _check_number_free(cad.transaction_number)
     else:
-        _assign_transaction_number(cad, filer_bn9(actor, program_account, broker))
+        prefix = _assign_transaction_number(cad, filer_bn9(actor, program_account, broker))
     cad.set_totals(totals_of(checked.lines))
-    _save_numbered(cad)
+    _save_numbered(cad, assigned_prefix=prefix)
     CADLine.objects.bulk_create(_line_objects(cad, checked.lines), batch_size=500)
     audit.record("declarations.cad.created", actor=actor, target=cad, acting_for=program_account.business,
                  changes={"transaction_number": cad.transaction_number, "lines": len(checked.lines),
@@ -398,14 +391,15 @@ def cad_update_draft(
     checked = _check_for_draft(merged, raw, today, cad.program_account)
     before = {k: getattr(cad, k) for k in changed}
     _apply_header(cad, {k: checked.header[k] for k in changed})
+    prefix = None
     if not cad.transaction_number:
-        _assign_transaction_number(cad, filer_bn9(actor, cad.program_account, cad.broker))
+        prefix = _assign_transaction_number(cad, filer_bn9(actor, cad.program_account, cad.broker))
     elif "transaction_number" in changed:
         _check_number_free(cad.transaction_number, exclude_pk=cad.pk)
     cad.set_totals(totals_of(checked.lines))
     cad.status = CAD.Status.DRAFT
     cad.updated_at = timezone.now()
-    _save_numbered(cad)
+    _save_numbered(cad, assigned_prefix=prefix)
     _replace_lines(cad, _line_objects(cad, checked.lines))
     audit.record("declarations.cad.updated", actor=actor, target=cad, acting_for=cad.program_account.business,
                  changes={**audit.diff(before, {k: getattr(cad, k) for k in changed}),
@@ -497,10 +491,11 @@ def cad_file(
     broker = broker_for(actor, program_account)
     cad = CAD(program_account=program_account, filed_by=actor, broker=broker)
     _apply_header(cad, draft.header)
+    prefix = None
     if cad.transaction_number:
         _check_number_free(cad.transaction_number)
     else:
-        _assign_transaction_number(cad, filer_bn9(actor, program_account, broker))
+        prefix = _assign_transaction_number(cad, filer_bn9(actor, program_account, broker))
     # ...then checked as cad_submit checks a stored draft: its lines as stored, in line order (so
     # "lines.N" keys and the stored values are the same), against every rule.
     stored = sorted(_line_objects(cad, draft.lines), key=lambda ln: ln.line_no)
@@ -518,7 +513,7 @@ def cad_file(
     auto_accept = carm("CAD_AUTO_ACCEPT")
     if auto_accept:
         mark_accepted(cad, today=today, now=now)
-    _save_numbered(cad)
+    _save_numbered(cad, assigned_prefix=prefix)
     line_objects = _line_objects(cad, checked.lines)
     CADLine.objects.bulk_create(line_objects, batch_size=500)
     # The audit trail of the three steps, written in one INSERT at the end.

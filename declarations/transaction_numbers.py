@@ -16,7 +16,7 @@ import hashlib
 from collections.abc import Callable
 
 from django.core.exceptions import ValidationError
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
 from django.utils.module_loading import import_string
 from django.utils.translation import gettext as _
 from stdnum import luhn
@@ -79,18 +79,33 @@ def reserve(prefix: str, count: int = 1) -> list[str]:
         raise ValueError("The prefix is 5 digits.")
     if count < 1:
         return []
-    counter = TransactionNumberCounter.objects.select_for_update().filter(prefix=prefix).first()
-    if counter is None:
+    end = _bump(prefix, count)
+    if end is None:
+        if TransactionNumberCounter.objects.filter(prefix=prefix).exists():
+            raise ValueError(f"Transaction numbers under prefix {prefix} are exhausted.")
         try:
             with transaction.atomic():
                 TransactionNumberCounter.objects.create(prefix=prefix, last_value=0)
         except IntegrityError:
-            pass  # a concurrent request created it; lock the row it made
-        counter = TransactionNumberCounter.objects.select_for_update().get(prefix=prefix)
-    start = counter.last_value + 1
-    end = counter.last_value + count
-    if end >= 10**COUNTER_DIGITS:
-        raise ValueError(f"Transaction numbers under prefix {prefix} are exhausted.")
-    counter.last_value = end
-    counter.save(update_fields=["last_value"])
+            pass  # a concurrent request created it; bump the row it made
+        end = _bump(prefix, count)
+        if end is None:
+            raise ValueError(f"Transaction numbers under prefix {prefix} are exhausted.")
+    start = end - count + 1
     return [with_check_digit(f"{prefix}{n:0{COUNTER_DIGITS}d}") for n in range(start, end + 1)]
+
+
+def _bump(prefix: str, count: int) -> int | None:
+    """Add ``count`` to the prefix's counter and return its new value, in ONE statement that also
+    locks the row until the caller's transaction ends; None when there is no counter or no room."""
+    from .models import TransactionNumberCounter
+
+    table = connection.ops.quote_name(TransactionNumberCounter._meta.db_table)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"UPDATE {table} SET last_value = last_value + %s "  # noqa: S608 - the model's own table name
+            "WHERE prefix = %s AND last_value + %s < %s RETURNING last_value",
+            [count, prefix, count, 10**COUNTER_DIGITS],
+        )
+        row = cursor.fetchone()
+    return None if row is None else int(row[0])

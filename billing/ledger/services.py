@@ -13,7 +13,7 @@ from datetime import date
 from decimal import Decimal
 
 from django.contrib.contenttypes.models import ContentType
-from django.db import IntegrityError, models, transaction
+from django.db import IntegrityError, connection, models, transaction
 from django.db.models import Sum
 from django.utils import timezone
 
@@ -109,7 +109,6 @@ def _same_effect(existing: LedgerEntry, new: LedgerEntry) -> bool:
     )
 
 
-@transaction.atomic
 def post_entry(
     *,
     program_account: ProgramAccount,
@@ -138,6 +137,15 @@ def post_entry(
         amount=amount, breakdown=breakdown, billing_period=billing_period, source=source, reference=reference,
         description=description, created_by=created_by, posted_on=posted_on,
     )
+    if connection.in_atomic_block:
+        # Inside the caller's transaction no savepoint of our own: nothing is written before the
+        # insert, which has its savepoint below, so a failure leaves the caller's work intact.
+        return _insert_entry(entry)
+    with transaction.atomic():  # the open-period read and the insert together
+        return _insert_entry(entry)
+
+
+def _insert_entry(entry: LedgerEntry) -> LedgerEntry:
     entry.billing_period = open_period(entry.program_account_id, entry.billing_period)
     try:
         # Insert first, in a savepoint: a new key (nearly every post) costs no SELECT before; a key

@@ -143,3 +143,27 @@ def test_a_membership_or_account_added_mid_request_is_seen(importer, other_impor
             importer.program_accounts.values_list("pk", flat=True))
         new = ProgramAccount.objects.create(business=importer, number=f"{importer.bn9}RM0009", name="RM 9")
         assert access.can(importer.bam, Scope.ACCOUNT, new)
+
+
+def test_one_query_answers_every_scope_of_a_request(importer, broker):
+    """The gate reads the user's ways in once (the grant rows) and decides each scope from them: a
+    request asking four scopes costs one query, and each answer is what the gate gives alone."""
+    factories.make_delegation(importer, broker, financial=True, cad_submit=False)
+    scopes = (Scope.ACCOUNT, Scope.BILLING, Scope.SUBMIT_CADS, Scope.MANAGE_USERS)
+    for user in (importer.bam, broker.bam):
+        alone = {scope: access.program_account_ids_for(user, scope) for scope in scopes}
+        with access.gate_memo(), CaptureQueriesContext(connection) as ctx:
+            together = {scope: access.program_account_ids_for(user, scope) for scope in scopes}
+        assert len(ctx) == 1 and together == alone
+    accounts = tuple(sorted(importer.program_accounts.values_list("pk", flat=True)))
+    assert alone[Scope.BILLING] == alone[Scope.ACCOUNT] == accounts  # the broker's: financial shown
+    assert alone[Scope.SUBMIT_CADS] == alone[Scope.MANAGE_USERS] == ()  # not shown; never through a broker
+
+
+def test_the_filer_is_the_importer_or_its_broker(importer, broker):
+    factories.make_delegation(importer, broker)
+    account = importer.program_accounts.order_by("pk").first()
+    assert access.broker_firm_id_for(importer.bam, account.pk) is None
+    assert access.broker_firm_id_for(broker.bam, account.pk) == broker.pk
+    stranger = factories.make_business(accounts=1)
+    assert access.broker_firm_id_for(broker.bam, stranger.program_accounts.get().pk) is None

@@ -159,6 +159,17 @@ def test_supplied_transaction_number_is_kept_and_must_be_unique(importer, accoun
     assert "transaction_number" in exc.value.field_errors
 
 
+def test_a_number_typed_in_our_range_is_skipped_not_reused(importer, account, tariff):
+    """A filer typed the number the counter would give next: the portal's next CAD takes the one
+    after it (the unique index tells, no lookup before), and both CADs are stored."""
+    prefix = tn.account_security_prefix(importer.bn9)
+    typed = tn.with_check_digit(f"{prefix}{1:0{tn.COUNTER_DIGITS}d}")
+    assert file_cad(importer.bam, account, transaction_number=typed).transaction_number == typed
+    numbered = file_cad(importer.bam, account)
+    assert numbered.transaction_number == tn.with_check_digit(f"{prefix}{2:0{tn.COUNTER_DIGITS}d}")
+    assert CAD.objects.filter(transaction_number__in=[typed, numbered.transaction_number]).count() == 2
+
+
 # --- Acceptance and the ledger ------------------------------------------------------------------------
 
 def test_accept_posts_the_exact_charge(importer, account, tariff, cbsa):
