@@ -31,7 +31,7 @@ from billing.ledger import services as ledger
 from billing.ledger.models import OWING_SQL, LedgerEntry
 from billing.ledger.texts import Text, interest_pieces
 from carm_portal import calendar
-from carm_portal.id_lists import ids_param, ids_sql
+from carm_portal.id_lists import ids_param, ids_sql, ids_subquery
 
 from . import overdue
 from .models import Statement
@@ -98,11 +98,10 @@ def post_interest_and_penalties(account_ids: Sequence[int], period_end: date) ->
     first_day = calendar.period_start(period_end)
     entries = []
     for account_id, history in histories.items():
-        account = ProgramAccount(pk=account_id)
         accrual = overdue.period_interest(first_day, period_end, history)
         if accrual.amount > 0:
             entries.append(ledger.build_entry(
-                program_account=account, kind=LedgerEntry.Kind.INTEREST, effective_date=period_end,
+                program_account=ProgramAccount(pk=account_id), kind=LedgerEntry.Kind.INTEREST, effective_date=period_end,
                 billing_period=period_end, amount=accrual.amount,
                 idempotency_key=f"interest:{account_id}:{period_end.isoformat()}",
                 description=Text("interest", pieces=interest_pieces(accrual)),
@@ -114,7 +113,7 @@ def post_interest_and_penalties(account_ids: Sequence[int], period_end: date) ->
             penalty = overdue.late_payment_penalty(statement, history)
             if penalty > 0:
                 entries.append(ledger.build_entry(
-                    program_account=account, kind=LedgerEntry.Kind.PENALTY,
+                    program_account=ProgramAccount(pk=account_id), kind=LedgerEntry.Kind.PENALTY,
                     effective_date=statement.due_date + timedelta(days=1), billing_period=period_end,
                     amount=penalty, idempotency_key=f"late-payment:{account_id}:{statement.period_end.isoformat()}",
                     description=Text("late_payment", period=statement.period_end, due=statement.due_date),
@@ -143,7 +142,7 @@ def statements_sql(account_ids: Sequence[int], period_end: date, run_id: int | N
     # The opening balance is the previous statement's closing; only an account without one (its
     # first statement, or after a gap) needs its whole history summed. Picking those accounts here
     # keeps every other account's history unread (a NOT IN over all statements did not).
-    with_previous = set(Statement.objects.filter(period_end=d.previous, program_account_id__in=account_ids)
+    with_previous = set(Statement.objects.filter(period_end=d.previous, program_account_id__in=ids_subquery(account_ids))
                         .values_list("program_account_id", flat=True))
     no_previous = [i for i in account_ids if i not in with_previous]
     if no_previous:

@@ -33,6 +33,7 @@ from billing.ledger import interest
 from billing.ledger.models import LedgerEntry
 from carm_portal import calendar
 from carm_portal.conf import carm
+from carm_portal.id_lists import ids_subquery
 from carm_portal.money import ZERO, format_cad, quantize
 
 from .models import Statement
@@ -98,7 +99,7 @@ def load_histories(account_ids: Iterable[int], *, periods: Sequence[date] | None
     with ``cash_since`` the pay-at-release CAD charges of that period and later released before
     ``until``, and the payments and credits since, effective before ``until``: three queries."""
     account_ids = list(account_ids)
-    qs = Statement.objects.filter(program_account_id__in=account_ids, closing_balance__gt=0)
+    qs = Statement.objects.filter(program_account_id__in=ids_subquery(account_ids), closing_balance__gt=0)
     qs = qs.filter(period_end__in=list(periods)) if periods is not None else qs.filter(due_date__lt=due_before)
     out: dict[int, AccountHistory] = {}
     for account_id, end, due, closing in qs.values_list("program_account_id", "period_end", "due_date",
@@ -115,7 +116,7 @@ def load_histories(account_ids: Iterable[int], *, periods: Sequence[date] | None
     oldest = min(starts)
     for account_id, billed, effective, total in (
         LedgerEntry.objects.owing()
-        .filter(program_account_id__in=list(out), amount__lt=0, billing_period__gt=oldest, effective_date__lt=until)
+        .filter(program_account_id__in=ids_subquery(list(out)), amount__lt=0, billing_period__gt=oldest, effective_date__lt=until)
         .values("program_account_id", "billing_period", "effective_date").annotate(total=Sum("amount"))
         .values_list("program_account_id", "billing_period", "effective_date", "total")
     ):
@@ -145,10 +146,10 @@ def cash_charges(account_ids: list[int], *, since: date, until: date) -> list[tu
     from declarations.models import CAD
 
     # CAD.billing_period is its charge's period: the cash CADs' partial index bounds the read.
-    cash_cads = CAD.objects.filter(program_account_id__in=account_ids, billing_period__gte=since)
+    cash_cads = CAD.objects.filter(program_account_id__in=ids_subquery(account_ids), billing_period__gte=since)
     rows = (
         cash_charge_entries(cash_cads).filter(
-            program_account_id__in=account_ids, billing_period__gte=since, effective_date__lt=until,
+            program_account_id__in=ids_subquery(account_ids), billing_period__gte=since, effective_date__lt=until,
         ).order_by().values_list("program_account_id", "billing_period", "effective_date", "amount")
     )
     return [(account_id, CashCharge(billed, released, amount)) for account_id, billed, released, amount in rows]
