@@ -253,6 +253,12 @@ class ClosedChunk:
 def close_chunk(account_ids: Sequence[int], period_end: date, run_id: int | None = None) -> ClosedChunk:
     """Interest and penalties, then statements, then hashes, for the accounts. Call inside ``transaction.atomic``."""
     account_ids = sorted(int(i) for i in account_ids)
+    if connection.vendor == "postgresql":
+        # A chunk's queries are planned above jit_above_cost at national size, and compiling them
+        # costs more than it saves: 135 vs 102 ms for a 2,500-account statement INSERT (EXPLAIN
+        # ANALYZE). For this transaction only.
+        with connection.cursor() as cursor:
+            cursor.execute("SET LOCAL jit = off")
     post_interest_and_penalties(account_ids, period_end)
     written = insert_statements(account_ids, period_end, run_id)
     if connection.vendor != "postgresql":
