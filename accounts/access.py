@@ -137,8 +137,9 @@ def delegations_in_force(*, on: date | None = None) -> QuerySet[Delegation]:
 
 # Who may act where, for every scope at once: one row per (program account, way in): the account,
 # the user's role, whether through a broker, the business of the membership (the importer, or the
-# broker firm), then the delegation's visibility flags for ``via_broker`` rows (``DELEGATION_FLAGS`` order); a scope is then decided
-# in Python (``_ids_for_scope``), so a request asking several scopes reads the database once.
+# broker firm), then the delegation's visibility flags (``DELEGATION_FLAGS`` order) for broker rows.
+# Each scope is decided from these rows in Python (``_ids_for_scope``), so a request asking several
+# scopes reads the database once.
 _GRANTS_SQL = """
     SELECT pa.id, m.role, 0 AS via_broker, m.business_id, {no_flags}
       FROM {membership} m
@@ -158,7 +159,7 @@ _GRANTS_SQL = """
       JOIN {delegation} d ON d.broker_id = m.business_id
       JOIN {programaccount} pa ON pa.business_id = d.importer_id
      WHERE m.user_id = %(user)s AND m.status = %(active)s
-       AND d.status = %(active)s AND d.valid_from <= %(on)s AND (d.valid_to IS NULL OR d.valid_to >= %(on)s)
+       AND d.status = %(delegation_active)s AND d.valid_from <= %(on)s AND (d.valid_to IS NULL OR d.valid_to >= %(on)s)
        AND (d.coverage = %(business_wide)s
             OR EXISTS (SELECT 1 FROM {delegation_accounts} dp
                         WHERE dp.delegation_id = d.id AND dp.programaccount_id = pa.id))
@@ -188,6 +189,7 @@ def _grants(user: User, on: date) -> tuple[tuple, ...]:
     with connection.cursor() as cursor:
         cursor.execute(_grants_sql(), {
             "user": user.pk, "on": on, "active": Membership.Status.ACTIVE.value,
+            "delegation_active": Delegation.Status.ACTIVE.value,
             "broker": Business.Kind.BROKER.value, "business_wide": Delegation.Coverage.BUSINESS.value,
             "bam": Role.BAM.value, "pam": Role.PAM.value,
         })
@@ -211,10 +213,10 @@ def _ids_for_scope(grants: tuple[tuple, ...], scope: Scope) -> tuple[int, ...]:
 
 
 # The per-request memo: {(user id, scope, day): (program account ids, ...)} and the grant rows
-# {(user id, "grants", day): rows}. A fresh dict for each
-# request (GateMemoMiddleware), None outside one (a task, a shell, a test calling a service), where
-# the gate is evaluated at every call. Changes to memberships, delegations, client groups or program
-# accounts clear it (signals below), so a delegation revoked mid-request is not used after the revoke.
+# {(user id, "grants", day): rows}. A fresh dict for each request (GateMemoMiddleware), None outside
+# one (a task, a shell, a test calling a service), where the gate is evaluated at every call. Changes
+# to memberships, delegations, client groups or program accounts clear it (signals below), so a
+# delegation revoked mid-request is not used after the revoke.
 _memo: ContextVar[dict | None] = ContextVar("carm_gate_memo", default=None)
 
 
