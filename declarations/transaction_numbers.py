@@ -80,14 +80,12 @@ def reserve(prefix: str, count: int = 1) -> list[str]:
     if count < 1:
         return []
     end = _bump(prefix, count)
-    if end is None:
-        if TransactionNumberCounter.objects.filter(prefix=prefix).exists():
-            raise ValueError(f"Transaction numbers under prefix {prefix} are exhausted.")
+    if end is None:  # no counter yet, or no room left in it
         try:
             with transaction.atomic():
                 TransactionNumberCounter.objects.create(prefix=prefix, last_value=0)
         except IntegrityError:
-            pass  # a concurrent request created it; bump the row it made
+            pass  # it exists: made by a concurrent request meanwhile (bump that one), or full
         end = _bump(prefix, count)
         if end is None:
             raise ValueError(f"Transaction numbers under prefix {prefix} are exhausted.")
