@@ -45,3 +45,13 @@ def test_reserve_hands_out_consecutive_valid_unique_numbers():
     assert all(len(n) == 14 and n.startswith("12345") and luhn.is_valid(n) for n in numbers)
     assert [int(n[5:13]) for n in numbers] == [1, 2, 3, 4]
     assert TransactionNumberCounter.objects.get(prefix="12345").last_value == 4
+
+
+@pytest.mark.django_db
+def test_a_full_counter_refuses_and_keeps_its_value():
+    last = 10**tn.COUNTER_DIGITS - 3
+    TransactionNumberCounter.objects.create(prefix="12345", last_value=last)
+    assert [int(n[5:13]) for n in tn.reserve("12345", 2)] == [last + 1, last + 2]
+    with pytest.raises(ValueError, match="exhausted"):
+        tn.reserve("12345")
+    assert TransactionNumberCounter.objects.get(prefix="12345").last_value == last + 2
