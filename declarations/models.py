@@ -531,7 +531,8 @@ class CADVersion(_TotalsMixin, models.Model):
 # --- Plumbing ---------------------------------------------------------------------------------------
 
 class TransactionNumberCounter(models.Model):
-    """The last number handed out under one account-security prefix (locked FOR UPDATE to bump)."""
+    """The last number handed out under one account-security prefix: the counter on SQLite; on PostgreSQL
+    where a prefix's sequence starts (``declarations.transaction_numbers``)."""
 
     prefix = models.CharField(_("prefix"), max_length=5, primary_key=True)
     last_value = models.PositiveBigIntegerField(_("last value"), default=0)

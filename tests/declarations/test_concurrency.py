@@ -55,6 +55,41 @@ def test_concurrent_reservations_never_collide():
     assert len(numbers) == len(set(numbers)) == 150
 
 
+def test_a_reservation_does_not_wait_for_another_filing_to_commit():
+    """Two filings under one prefix: the second gets its number while the first is still open (on a
+    locked counter row it would wait until the first commits; here it would hit the lock timeout)."""
+    with transaction.atomic():
+        tn.reserve("54322")  # the prefix's first number makes its sequence (that waits once, on the catalogue)
+    holding, done = threading.Event(), threading.Event()
+    errors = []
+
+    def first():
+        try:
+            with transaction.atomic():
+                tn.reserve("54322")
+                holding.set()
+                done.wait(10)
+        except Exception as exc:  # noqa: BLE001 - reported below
+            errors.append(exc)
+            holding.set()
+        finally:
+            connections.close_all()
+
+    thread = threading.Thread(target=first)
+    thread.start()
+    try:
+        assert holding.wait(10)
+        with transaction.atomic():
+            with connection.cursor() as cursor:
+                cursor.execute("SET LOCAL lock_timeout = '1s'")
+            second = tn.reserve("54322")
+    finally:
+        done.set()
+        thread.join()
+    assert not errors, errors
+    assert second[0].startswith("54322")
+
+
 def test_one_idempotency_key_under_a_race_is_one_cad(importer, account, tariff):
     def create():
         return services.cad_create_draft(actor=importer.bam, program_account=account, lines=[line()],

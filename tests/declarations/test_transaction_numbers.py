@@ -2,6 +2,7 @@
 
 import pytest
 from django.core.exceptions import ValidationError
+from django.db import connection
 from stdnum import luhn
 
 from declarations import transaction_numbers as tn
@@ -36,22 +37,48 @@ def test_prefix_is_deterministic_and_five_digits():
     assert tn.account_security_prefix("123456782") != tn.account_security_prefix("123026635")
 
 
-@pytest.mark.django_db
-def test_reserve_hands_out_consecutive_valid_unique_numbers():
-    first = tn.reserve("12345", 3)
-    second = tn.reserve("12345")
+@pytest.fixture
+def fresh_prefix(db):
+    """A prefix with no numbers yet. On PostgreSQL its sequence, if an earlier transactional test
+    made one, is dropped inside this test's transaction (rolled back with it)."""
+    prefix = "12345"
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute(f"DROP SEQUENCE IF EXISTS {tn.sequence_name(prefix)}")
+    return prefix
+
+
+def last_handed_out(prefix: str) -> int:
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute(f"SELECT last_value FROM {tn.sequence_name(prefix)}")  # noqa: S608 - our own name
+            return cursor.fetchone()[0]
+    return TransactionNumberCounter.objects.get(prefix=prefix).last_value
+
+
+def test_reserve_hands_out_consecutive_valid_unique_numbers(fresh_prefix):
+    first = tn.reserve(fresh_prefix, 3)
+    second = tn.reserve(fresh_prefix)
     numbers = first + second
     assert len(set(numbers)) == 4
-    assert all(len(n) == 14 and n.startswith("12345") and luhn.is_valid(n) for n in numbers)
+    assert all(len(n) == 14 and n.startswith(fresh_prefix) and luhn.is_valid(n) for n in numbers)
     assert [int(n[5:13]) for n in numbers] == [1, 2, 3, 4]
-    assert TransactionNumberCounter.objects.get(prefix="12345").last_value == 4
+    assert last_handed_out(fresh_prefix) == 4
 
 
-@pytest.mark.django_db
-def test_a_full_counter_refuses_and_keeps_its_value():
+def test_numbers_continue_after_the_counter_row(fresh_prefix):
+    """Numbers handed out before (a counter row) are never handed out again, on either database."""
+    TransactionNumberCounter.objects.create(prefix=fresh_prefix, last_value=41)
+    assert [int(n[5:13]) for n in tn.reserve(fresh_prefix, 2)] == [42, 43]
+
+
+def test_a_full_counter_refuses_and_stays_full(fresh_prefix):
     last = 10**tn.COUNTER_DIGITS - 3
-    TransactionNumberCounter.objects.create(prefix="12345", last_value=last)
-    assert [int(n[5:13]) for n in tn.reserve("12345", 2)] == [last + 1, last + 2]
+    TransactionNumberCounter.objects.create(prefix=fresh_prefix, last_value=last)
+    assert [int(n[5:13]) for n in tn.reserve(fresh_prefix, 2)] == [last + 1, last + 2]
     with pytest.raises(ValueError, match="exhausted"):
-        tn.reserve("12345")
-    assert TransactionNumberCounter.objects.get(prefix="12345").last_value == last + 2
+        tn.reserve(fresh_prefix)
+    with pytest.raises(ValueError, match="exhausted"):
+        tn.reserve(fresh_prefix, 3)
+    if connection.vendor != "postgresql":  # the row is not bumped past the end (a sequence just goes on)
+        assert TransactionNumberCounter.objects.get(prefix=fresh_prefix).last_value == last + 2
