@@ -76,6 +76,20 @@ def cbsa(db):
     return factories.make_officer()
 
 
+def numbers_afresh(prefix: str) -> str:
+    """The prefix as if no number had been handed out under it. On PostgreSQL numbers come from a
+    sequence, which a transactional test (a real worker, the browser) may have left behind: it is
+    dropped inside this test's transaction, so the drop is rolled back with it."""
+    from django.db import connection
+
+    from declarations import transaction_numbers
+
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute(f"DROP SEQUENCE IF EXISTS {transaction_numbers.sequence_name(prefix)}")
+    return prefix
+
+
 def header(**overrides):
     values = {"release_date": RELEASE, "direct_shipment_date": SHIPPED, "office_code": "0497",
               "transport_mode": "highway", "invoice_currency": "USD", "vendor_name": "Acme Corp",

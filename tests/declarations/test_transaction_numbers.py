@@ -8,6 +8,8 @@ from stdnum import luhn
 from declarations import transaction_numbers as tn
 from declarations.models import TransactionNumberCounter
 
+from .conftest import numbers_afresh
+
 
 def test_luhn_validator_accepts_a_valid_number_and_rejects_a_bad_check_digit():
     good = tn.with_check_digit("1234500000001")
@@ -39,13 +41,7 @@ def test_prefix_is_deterministic_and_five_digits():
 
 @pytest.fixture
 def fresh_prefix(db):
-    """A prefix with no numbers yet. On PostgreSQL its sequence, if an earlier transactional test
-    made one, is dropped inside this test's transaction (rolled back with it)."""
-    prefix = "12345"
-    if connection.vendor == "postgresql":
-        with connection.cursor() as cursor:
-            cursor.execute(f"DROP SEQUENCE IF EXISTS {tn.sequence_name(prefix)}")
-    return prefix
+    return numbers_afresh("12345")
 
 
 def last_handed_out(prefix: str) -> int:
