@@ -12,6 +12,7 @@ from __future__ import annotations
 from django.utils.translation import gettext_lazy as _
 from rest_framework import serializers
 
+from carm_portal.api import FieldsBuiltOnce
 from carm_portal.validators import date_validators
 
 from .models import Business, Delegation, Membership, ProgramAccount, User
@@ -21,7 +22,7 @@ from .validators import validate_bn9, validate_program_account_number
 # --- Output ------------------------------------------------------------------------------------
 
 
-class BusinessBriefSerializer(serializers.ModelSerializer):
+class BusinessBriefSerializer(FieldsBuiltOnce, serializers.ModelSerializer):
     display_name = serializers.CharField(read_only=True)
 
     class Meta:
@@ -30,7 +31,7 @@ class BusinessBriefSerializer(serializers.ModelSerializer):
         read_only_fields = fields
 
 
-class BusinessSerializer(serializers.ModelSerializer):
+class BusinessSerializer(FieldsBuiltOnce, serializers.ModelSerializer):
     display_name = serializers.CharField(read_only=True)
     # Blank when none is set, so a plain string in the schema ("" is not an "email").
     billing_contact_email = serializers.CharField(read_only=True)
@@ -46,14 +47,14 @@ class BusinessSerializer(serializers.ModelSerializer):
         read_only_fields = fields
 
 
-class ProgramAccountBriefSerializer(serializers.ModelSerializer):
+class ProgramAccountBriefSerializer(FieldsBuiltOnce, serializers.ModelSerializer):
     class Meta:
         model = ProgramAccount
         fields = ["id", "number", "name"]
         read_only_fields = fields
 
 
-class ProgramAccountSerializer(serializers.ModelSerializer):
+class ProgramAccountSerializer(FieldsBuiltOnce, serializers.ModelSerializer):
     business = BusinessBriefSerializer(read_only=True)
 
     class Meta:
@@ -62,7 +63,7 @@ class ProgramAccountSerializer(serializers.ModelSerializer):
         read_only_fields = fields
 
 
-class MembershipSerializer(serializers.ModelSerializer):
+class MembershipSerializer(FieldsBuiltOnce, serializers.ModelSerializer):
     business = BusinessBriefSerializer(read_only=True)
     program_account = ProgramAccountBriefSerializer(read_only=True, allow_null=True)
 
@@ -78,7 +79,7 @@ class ScopesField(serializers.ListField):
     child = serializers.ChoiceField(choices=DELEGATION_FLAGS)
 
 
-class DelegationSerializer(serializers.ModelSerializer):
+class DelegationSerializer(FieldsBuiltOnce, serializers.ModelSerializer):
     importer = BusinessBriefSerializer(read_only=True)
     broker = BusinessBriefSerializer(read_only=True)
     program_accounts = ProgramAccountBriefSerializer(many=True, read_only=True)
@@ -93,7 +94,7 @@ class DelegationSerializer(serializers.ModelSerializer):
         read_only_fields = fields
 
 
-class UserSerializer(serializers.ModelSerializer):
+class UserSerializer(FieldsBuiltOnce, serializers.ModelSerializer):
     class Meta:
         model = User
         fields = ["id", "email", "first_name", "last_name", "preferred_language"]
