@@ -132,6 +132,8 @@ class LedgerEntry(models.Model):
             models.Index(fields=["source_type", "source_id"], name="ledger_source"),
             # Daily notices: the entries posted on a day.
             models.Index(fields=["created_at"], name="ledger_created"),
+            # The admin's exact search by transaction number (carm_portal.admin.BigTableAdmin).
+            models.Index(fields=["reference"], name="ledger_reference"),
         ]
 
     def __str__(self) -> str:

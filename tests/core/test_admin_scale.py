@@ -131,6 +131,24 @@ def test_ledger_search_and_period_filter(admin_client, account, cad):
     assert admin_client.get(url, {"period": "2025-02-30"}).context["cl"].result_count == 0  # no 500
 
 
+def test_every_exact_search_field_of_the_big_tables_is_indexed_in_the_database():
+    """What ``BigTableAdmin`` promises: a search term is compared with an indexed column (a field of a
+    related model is looked up in its own table first), so no search scans a big table."""
+    for model, model_admin in admin.site._registry.items():
+        if not isinstance(model_admin, carm_admin.BigTableAdmin):
+            continue
+        for path in model_admin.exact_search_fields:
+            *relations, name = path.split("__")
+            target = model
+            for relation in relations:
+                target = target._meta.get_field(relation).related_model
+            column = target._meta.get_field(name).column
+            with connection.cursor() as cursor:
+                constraints = connection.introspection.get_constraints(cursor, target._meta.db_table)
+            leading = {c["columns"][0] for c in constraints.values() if (c["index"] or c["unique"]) and c["columns"]}
+            assert column in leading, f"{model.__name__} admin searches {path}: {target._meta.db_table}.{column} has no index"
+
+
 def test_audit_search_by_email_action_or_bn(admin_client, importer, account, cad):
     grow(account, cad, 0, 3)
     url = reverse("admin:accounts_auditevent_changelist")
